@@ -1,0 +1,25 @@
+"""Shared CLI plumbing: print API-shaped JSON, turn Rekognition errors into exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from ..errors import RekognitionError
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def run_reporting_errors(action: Callable[[], Any]) -> Any:
+    """Run `action`; a Rekognition error prints as the API would send it and exits with 1."""
+    try:
+        return action()
+    except RekognitionError as exc:
+        sys.stderr.write(json.dumps({"__type": exc.code, "Message": exc.message}) + "\n")
+        raise typer.Exit(code=1) from exc

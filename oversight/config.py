@@ -1,0 +1,81 @@
+"""All configuration in one place: environment variables over an optional TOML file over defaults.
+
+Every setting has a default that serves one machine with no external service. The TOML file is
+`$OVERSIGHT_CONFIG` or `<data dir>/oversight.toml`; keys are the field names below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+
+def _default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("oversight-data")
+    host: str = "127.0.0.1"
+    port: int = 8900
+    # SQLAlchemy URL of the metadata store; empty means SQLite inside data_dir.
+    database_url: str = ""
+    region: str = "us-east-1"
+    # Threads each onnxruntime session may use, and how many requests run inference at once.
+    inference_threads: int = field(default_factory=_default_threads)
+    max_concurrent_inference: int = 2
+    max_request_bytes: int = 8 * 1024 * 1024
+    request_timeout_seconds: float = 120.0
+    # Reject requests whose SigV4 date differs from the server clock by more than this.
+    max_clock_skew_seconds: int = 15 * 60
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'oversight.db').resolve()}"
+
+
+_ENV_PREFIX = "OVERSIGHT_"
+
+
+def _coerce(raw: str | int | float, target: object) -> object:
+    if isinstance(target, bool):
+        return str(raw).lower() in {"1", "true", "yes", "on"}
+    if isinstance(target, int):
+        return int(raw)
+    if isinstance(target, float):
+        return float(raw)
+    if isinstance(target, Path):
+        return Path(raw)
+    return str(raw)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    data_dir = Path(env.get(f"{_ENV_PREFIX}DATA_DIR", str(defaults.data_dir)))
+    config_path = Path(env.get(f"{_ENV_PREFIX}CONFIG", str(data_dir / "oversight.toml")))
+    from_file: dict[str, object] = {}
+    if config_path.is_file():
+        from_file = tomllib.loads(config_path.read_text())
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        env_value = env.get(_ENV_PREFIX + f.name.upper())
+        if env_value is not None:
+            values[f.name] = _coerce(env_value, default)
+        elif f.name in from_file:
+            values[f.name] = _coerce(from_file[f.name], default)  # type: ignore[arg-type]
+    values["data_dir"] = data_dir
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,102 @@
+"""Rekognition's error vocabulary. Every failure a client can cause is one of these.
+
+The `code` is the `__type` a Rekognition client parses into its modelled exception class; the
+HTTP status is the one AWS sends (4xx for the caller's fault, 5xx only for server-side trouble).
+"""
+
+from __future__ import annotations
+
+
+class RekognitionError(Exception):
+    code = "InternalServerError"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _ClientError(RekognitionError):
+    status = 400
+
+
+class InvalidParameterException(_ClientError):
+    code = "InvalidParameterException"
+
+
+class InvalidImageFormatException(_ClientError):
+    code = "InvalidImageFormatException"
+
+
+class ImageTooLargeException(_ClientError):
+    code = "ImageTooLargeException"
+
+
+class InvalidS3ObjectException(_ClientError):
+    code = "InvalidS3ObjectException"
+
+
+class ResourceNotFoundException(_ClientError):
+    code = "ResourceNotFoundException"
+
+
+class ResourceAlreadyExistsException(_ClientError):
+    code = "ResourceAlreadyExistsException"
+
+
+class ResourceInUseException(_ClientError):
+    code = "ResourceInUseException"
+
+
+class InvalidPaginationTokenException(_ClientError):
+    code = "InvalidPaginationTokenException"
+
+
+class IdempotentParameterMismatchException(_ClientError):
+    code = "IdempotentParameterMismatchException"
+
+
+class LimitExceededException(_ClientError):
+    code = "LimitExceededException"
+
+
+class ServiceQuotaExceededException(_ClientError):
+    code = "ServiceQuotaExceededException"
+
+
+class ConflictException(_ClientError):
+    code = "ConflictException"
+
+
+class VideoTooLargeException(_ClientError):
+    code = "VideoTooLargeException"
+
+
+class AccessDeniedException(_ClientError):
+    code = "AccessDeniedException"
+
+
+class ValidationException(_ClientError):
+    """Protocol-level validation failure (AWS's generic code for a malformed request)."""
+
+    code = "ValidationException"
+
+
+class UnknownOperationException(_ClientError):
+    code = "UnknownOperationException"
+
+
+class UnsupportedOperationException(_ClientError):
+    """An operation or feature Rekognition has but Oversight does not provide (docs/API.md)."""
+
+    code = "UnsupportedOperationException"
+
+
+class ThrottlingException(RekognitionError):
+    code = "ThrottlingException"
+    status = 500  # botocore retries ThrottlingException; AWS sends it as a server error
+
+
+class InternalServerError(RekognitionError):
+    code = "InternalServerError"
+    status = 500

@@ -1,0 +1,118 @@
+"""Decode and validate every input image once.
+
+Rekognition accepts JPEG and PNG, at most 5 MB as inline bytes (15 MB from S3). Images are
+returned upright (EXIF orientation applied) as RGB uint8 arrays; the orientation found is kept
+because Rekognition reports it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
+from .errors import ImageTooLargeException, InvalidImageFormatException, InvalidParameterException
+
+MAX_INLINE_BYTES = 5 * 1024 * 1024
+MAX_S3_BYTES = 15 * 1024 * 1024
+MIN_SIDE_PIXELS = 80
+# Guard against decompression bombs: 10,000 x 10,000 is far beyond any camera Rekognition serves.
+MAX_PIXELS = 100_000_000
+ACCEPTED_FORMATS = {"JPEG", "PNG"}
+
+# EXIF orientation tag value -> Rekognition's OrientationCorrection (rotation needed to be upright).
+_EXIF_TO_CORRECTION = {1: "ROTATE_0", 3: "ROTATE_180", 6: "ROTATE_90", 8: "ROTATE_270"}
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    rgb: np.ndarray  # H x W x 3, uint8, upright
+    format: str
+    exif_orientation: int | None = None
+    _bgr: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def bgr(self) -> np.ndarray:
+        """The same pixels in OpenCV's channel order, computed once."""
+        if not self._bgr:
+            self._bgr.append(np.ascontiguousarray(self.rgb[:, :, ::-1]))
+        return self._bgr[0]
+
+    @property
+    def orientation_correction(self) -> str | None:
+        if self.exif_orientation is None:
+            return None
+        return _EXIF_TO_CORRECTION.get(self.exif_orientation)
+
+
+def decode_image(data: bytes, *, max_bytes: int = MAX_INLINE_BYTES) -> DecodedImage:
+    """Decode JPEG/PNG bytes, enforcing Rekognition's limits, and apply EXIF orientation."""
+    if not data:
+        raise InvalidParameterException("Image bytes are empty.")
+    if len(data) > max_bytes:
+        raise ImageTooLargeException(
+            f"Image size {len(data)} bytes exceeds the {max_bytes} byte limit."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as probe:
+                fmt = probe.format or ""
+                if fmt not in ACCEPTED_FORMATS:
+                    raise InvalidImageFormatException(
+                        f"Unsupported image format {fmt or 'unknown'}: use JPEG or PNG."
+                    )
+                width, height = probe.size
+                _check_dimensions(width, height)
+                orientation = probe.getexif().get(0x0112)
+                upright = ImageOps.exif_transpose(probe)
+                rgb = np.asarray(upright.convert("RGB"))
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise ImageTooLargeException(f"Image has too many pixels: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidImageFormatException("Request has invalid image format.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Truncated or corrupt data surfaces from PIL as one of these while decoding.
+        raise InvalidImageFormatException(f"Request has invalid image format: {exc}") from exc
+    return DecodedImage(
+        rgb=np.ascontiguousarray(rgb),
+        format=fmt,
+        exif_orientation=int(orientation) if orientation in _EXIF_TO_CORRECTION else None,
+    )
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeException(
+            f"Image is {width}x{height} pixels; at most {MAX_PIXELS} pixels are accepted."
+        )
+    if min(width, height) < MIN_SIDE_PIXELS:
+        raise InvalidParameterException(
+            f"Image is {width}x{height} pixels; both sides must be at least "
+            f"{MIN_SIDE_PIXELS} pixels."
+        )
+
+
+def load_image(path: str | Path, *, max_bytes: int = MAX_S3_BYTES) -> DecodedImage:
+    """Decode an image file from disk (CLI and tests), with the S3 size limit."""
+    return decode_image(Path(path).read_bytes(), max_bytes=max_bytes)
+
+
+def from_array(rgb: np.ndarray) -> DecodedImage:
+    """Wrap an already decoded RGB frame (video) without re-encoding it."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise InvalidParameterException("Frames must be H x W x 3 uint8 RGB arrays.")
+    return DecodedImage(rgb=np.ascontiguousarray(rgb), format="RAW")

@@ -1,0 +1,48 @@
+"""One function per Rekognition operation: a plain request dict in, a Rekognition-shaped dict out.
+
+Handlers register themselves with `@operation("DetectFaces")`. Nothing here knows about HTTP,
+authentication or audit: the api layer validates the request against botocore's model before a
+handler runs, and governance wraps the call.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from .context import RequestContext
+
+Request = dict[str, Any]
+Response = dict[str, Any]
+Handler = Callable[[Request, RequestContext], Response]
+
+_REGISTRY: dict[str, Handler] = {}
+
+# Modules whose import registers handlers; each issue adds its own module here.
+_HANDLER_MODULES: tuple[str, ...] = ()
+
+
+def operation(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        if name in _REGISTRY:
+            raise RuntimeError(f"operation {name} registered twice")
+        _REGISTRY[name] = handler
+        return handler
+
+    return register
+
+
+def registry() -> dict[str, Handler]:
+    """All implemented operations, importing the handler modules on first use."""
+    for module in _HANDLER_MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+    return _REGISTRY
+
+
+def call(name: str, request: Request, ctx: RequestContext | None = None) -> Response:
+    """Run an operation in-process (CLI, tests, benchmarks): no HTTP, same code path."""
+    return registry()[name](request, ctx or RequestContext.local())
+
+
+__all__ = ["Handler", "Request", "RequestContext", "Response", "call", "operation", "registry"]

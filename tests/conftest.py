@@ -1,0 +1,38 @@
+"""Shared fixtures: where the real data lives, and an isolated data directory per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def shared_path(relative: str) -> Path:
+    """A file under ../shared/data; skip the test when it is absent (fail under CI=true)."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        if IN_CI:
+            pytest.fail(f"{path} is missing: CI must run with ../shared beside the repository")
+        pytest.skip(f"{path} not found (../shared/data is not beside this checkout)")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return shared_path("")
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own OVERSIGHT_DATA_DIR so no state leaks between tests."""
+    data_dir = tmp_path / "oversight-data"
+    monkeypatch.setenv("OVERSIGHT_DATA_DIR", str(data_dir))
+    from oversight.config import settings
+
+    settings.cache_clear()
+    yield data_dir
+    settings.cache_clear()
