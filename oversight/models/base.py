@@ -1,0 +1,64 @@
+"""What every model wrapper shares: locating its file, lazy thread-safe loading, ORT sessions.
+
+Weights are never downloaded: each model names the installed package that ships its file, and a
+missing package is reported as `ModelUnavailable` naming the package to install.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from importlib import resources
+from pathlib import Path
+
+import onnxruntime as ort
+
+from ..config import settings
+
+
+class ModelUnavailable(RuntimeError):
+    """A model file is not installed; the message names the package that ships it."""
+
+
+def package_file(package: str, *parts: str) -> Path:
+    """Path of a file shipped inside an installed Python package."""
+    try:
+        path = Path(str(resources.files(package).joinpath(*parts)))
+    except ModuleNotFoundError as exc:
+        raise ModelUnavailable(
+            f"model package '{package}' is not installed (run `make install`)"
+        ) from exc
+    if not path.is_file():
+        raise ModelUnavailable(f"{'/'.join(parts)} not found inside package '{package}'")
+    return path
+
+
+def onnx_session(model: Path | bytes, threads: int | None = None) -> ort.InferenceSession:
+    """A CPU onnxruntime session with an explicit thread budget and quiet logging."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or settings().inference_threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class Model(ABC):
+    """A model loaded on first use, exactly once, whichever thread gets there first."""
+
+    def __init__(self) -> None:
+        self._load_lock = threading.Lock()
+        self._loaded = False
+
+    def load(self) -> None:
+        if self._loaded:
+            return
+        with self._load_lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+
+    @abstractmethod
+    def _load(self) -> None:
+        """Read weights and build the runtime objects."""
