@@ -1,0 +1,71 @@
+"""Demographic differentials: error rates per group and attribute accuracy per group."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rate import Rate
+from .scores import ErrorRates, error_rates
+
+# Age bands for grouping; the upper bound of each band is exclusive.
+AGE_BANDS: tuple[tuple[int, int], ...] = ((0, 18), (18, 30), (30, 45), (45, 60), (60, 200))
+
+
+def age_band(age: float) -> str:
+    for low, high in AGE_BANDS:
+        if low <= age < high:
+            return f"{low}+" if high >= 200 else f"{low}-{high - 1}"
+    raise ValueError(f"age {age} is outside every band")
+
+
+def within_group_pairs(
+    similarity: np.ndarray, identities: np.ndarray, groups: np.ndarray, group: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(genuine, impostor) scores of all pairs of distinct images that are both in `group`.
+
+    NIST's demographic FMR compares impostors of the same group with each other: cross-group
+    pairs would look different for reasons unrelated to the algorithm's bias.
+    """
+    members = np.flatnonzero(np.asarray(groups) == group)
+    rows, cols = np.triu_indices(members.size, k=1)
+    a, b = members[rows], members[cols]
+    scores = similarity[a, b]
+    same = np.asarray(identities)[a] == np.asarray(identities)[b]
+    return scores[same], scores[~same]
+
+
+def group_error_rates(
+    similarity: np.ndarray, identities: np.ndarray, groups: np.ndarray, threshold: float
+) -> dict[str, ErrorRates]:
+    """FMR and FNMR per group at one threshold, from pairs within each group."""
+    return {
+        str(group): error_rates(*within_group_pairs(similarity, identities, groups, group),
+                                threshold)
+        for group in sorted(set(np.asarray(groups).tolist()))
+    }
+
+
+def fmr_ratio(rates: dict[str, ErrorRates]) -> float | None:
+    """Highest group FMR over lowest (FRVT's differential); None when the lowest is zero or
+    unmeasured, because then the ratio is unbounded rather than small."""
+    values = [r.fmr.value for r in rates.values() if r.fmr.value is not None]
+    if len(values) < 2 or min(values) == 0:
+        return None
+    return max(values) / min(values)
+
+
+def gender_accuracy(truth: list[str], predicted: list[str | None]) -> Rate:
+    """Share of faces whose predicted gender equals the label (case-insensitive); a face the
+    model could not analyse (None) counts as wrong."""
+    correct = sum(1 for t, p in zip(truth, predicted, strict=True)
+                  if p is not None and p.lower() == t.lower())
+    return Rate(correct, len(truth))
+
+
+def age_mae(truth: np.ndarray, predicted: np.ndarray) -> float | None:
+    """Mean absolute error in years over the faces that have a prediction (non-NaN)."""
+    truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
+    measured = ~np.isnan(predicted)
+    if not measured.any():
+        return None
+    return float(np.mean(np.abs(truth[measured] - predicted[measured])))
