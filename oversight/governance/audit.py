@@ -1,0 +1,234 @@
+"""The hash-chained, append-only audit log: `<data dir>/audit/audit.jsonl` plus its `HEAD` file.
+
+Each line is one JSON record carrying `seq`, `prev` (the previous record's hash) and `hash`
+(sha256 over the record's canonical JSON without `hash`). Editing, deleting, inserting or
+reordering a line breaks the chain at that line; cutting records off the end is caught by `HEAD`,
+which names the last acknowledged record (anchor it outside this machine: docs/ACCOUNTABILITY.md).
+
+Appends hold an exclusive `fcntl` lock on the log (so threads and processes interleave whole
+records, never lines) and fsync before returning: a record reported written survives a crash.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import settings
+
+GENESIS = "0" * 64
+LOG_NAME = "audit.jsonl"
+HEAD_NAME = "HEAD"
+_BLOCK = 4096
+
+Record = dict[str, Any]
+
+# flock already excludes other open file descriptions in this process; the thread lock just
+# keeps threads from spinning on the file lock and spares them the extra system calls.
+_thread_lock = threading.Lock()
+
+
+class AuditLogDamaged(RuntimeError):
+    """The log no longer matches its HEAD; nothing more is written until an operator looks."""
+
+
+def canonical(record: Record) -> bytes:
+    """The bytes a record's hash covers: sorted keys, no whitespace, UTF-8."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(record: Record) -> str:
+    return hashlib.sha256(canonical(record)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    records: int
+    head: Head
+    problem: str | None = None
+    # 1-based line number of the first record that fails, when one does.
+    bad_line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Valid": self.ok, "Records": self.records, "Head": self.head.to_json()
+        }
+        if self.problem:
+            out["Problem"] = self.problem
+        if self.bad_line is not None:
+            out["Line"] = self.bad_line
+        return out
+
+
+def audit_dir() -> Path:
+    return settings().data_dir / "audit"
+
+
+class AuditLog:
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or audit_dir()
+        self.path = self.directory / LOG_NAME
+        self.head_path = self.directory / HEAD_NAME
+
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with _thread_lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield fd
+            finally:
+                os.close(fd)  # closing releases the flock
+
+    def append(self, fields: Record) -> Record:
+        """Chain `fields` onto the log durably and return the stored record (with seq and hash)."""
+        with self._locked() as fd:
+            last = _last_record(fd)
+            self._check_tail(last)
+            record = dict(fields)
+            record["seq"] = last["seq"] + 1 if last else 1
+            record["prev"] = last["hash"] if last else GENESIS
+            record["hash"] = record_hash(record)
+            line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
+            os.write(fd, line.encode())
+            os.fsync(fd)
+            self._write_head(Head(record["seq"], record["hash"]))
+        return record
+
+    def _check_tail(self, last: Record | None) -> None:
+        """Refuse to chain onto a log that lost acknowledged records (fail closed, never paper
+        over tampering by writing a fresh HEAD)."""
+        head = self.head()
+        seq, digest = (last["seq"], last["hash"]) if last else (0, GENESIS)
+        # seq > head.seq is a crash between the log write and the HEAD write: harmless.
+        if seq < head.seq or (seq == head.seq and digest != head.hash):
+            raise AuditLogDamaged(
+                f"the audit log ends at record {seq} but HEAD names record {head.seq} "
+                f"({head.hash[:12]}...): run `oversight audit verify`"
+            )
+
+    def _write_head(self, head: Head) -> None:
+        tmp = self.head_path.with_suffix(".tmp")
+        with open(tmp, "w") as out:
+            json.dump(head.to_json(), out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.head_path)
+
+    def head(self) -> Head:
+        """The last acknowledged record, as HEAD names it (genesis for an empty log)."""
+        try:
+            data = json.loads(self.head_path.read_text())
+            return Head(int(data["seq"]), str(data["hash"]))
+        except FileNotFoundError:
+            return Head(0, GENESIS)
+
+    def records(self) -> Iterator[Record]:
+        """Every record in order (raises ValueError on a line that is not a JSON object)."""
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as log:
+            for number, line in enumerate(log, start=1):
+                yield _parse(line, number)
+
+    def verify(self, anchor: Head | None = None) -> Verdict:
+        """Walk the chain; the first broken link names the record. `anchor` defaults to HEAD."""
+        expected_head = anchor or self.head()
+        prev, seq, count = GENESIS, 0, 0
+        hashes: dict[int, str] = {}
+        if self.path.exists():
+            with open(self.path, encoding="utf-8") as log:
+                for number, line in enumerate(log, start=1):
+                    problem = _check_line(line, number, prev, seq)
+                    if problem:
+                        return Verdict(False, count, Head(seq, prev), problem, number)
+                    record = json.loads(line)
+                    prev, seq, count = record["hash"], record["seq"], count + 1
+                    hashes[seq] = prev
+        last = Head(seq, prev)
+        if expected_head.seq > seq:
+            return Verdict(
+                False, count, last,
+                f"log truncated: it ends at record {seq} but the head names record "
+                f"{expected_head.seq}; records {seq + 1}..{expected_head.seq} are missing",
+                count + 1,
+            )
+        if expected_head.seq and hashes.get(expected_head.seq) != expected_head.hash:
+            return Verdict(
+                False, count, last,
+                f"record {expected_head.seq} does not match the head's hash: the log was "
+                "rewritten from that record back",
+                expected_head.seq,
+            )
+        return Verdict(True, count, last)
+
+
+def _parse(line: str, number: int) -> Record:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"line {number} is not JSON: {exc.msg}") from exc
+    if not isinstance(record, dict):
+        raise ValueError(f"line {number} is not a JSON object")
+    return record
+
+
+def _check_line(line: str, number: int, prev: str, seq: int) -> str | None:
+    """Why line `number` does not continue a chain ending at (`seq`, `prev`), or None."""
+    if not line.endswith("\n"):
+        return f"line {number} is cut short (no line end): the log was truncated mid-record"
+    try:
+        record = _parse(line, number)
+    except ValueError as exc:
+        return str(exc)
+    if record.get("hash") != record_hash(record):
+        return f"line {number} (record {record.get('seq')}) was edited: its hash does not match"
+    if record.get("prev") != prev:
+        return (
+            f"line {number} (record {record.get('seq')}) does not follow record {seq}: a record "
+            "before it was deleted, inserted or moved"
+        )
+    if record.get("seq") != seq + 1:
+        return f"line {number} has seq {record.get('seq')}, expected {seq + 1}"
+    return None
+
+
+def _last_record(fd: int) -> Record | None:
+    """The last complete record of the log open at `fd`, cutting away a torn final line.
+
+    A torn line can only come from a crash mid-write, before fsync returned, so that record was
+    never acknowledged to anyone.
+    """
+    size = os.lseek(fd, 0, os.SEEK_END)
+    data, pos = b"", size
+    # Read backwards until the last complete line is whole: two line ends, or the file start.
+    while pos > 0 and data.count(b"\n") < 2:
+        step = min(_BLOCK, pos)
+        pos -= step
+        data = os.pread(fd, step, pos) + data
+    body, newline, torn = data.rpartition(b"\n")
+    if torn:
+        os.ftruncate(fd, size - len(torn))
+    if not newline:
+        return None
+    return json.loads(body.rsplit(b"\n", 1)[-1])

@@ -1,0 +1,106 @@
+"""The governance gate the api layer wraps around every operation handler.
+
+    gate.admit(ctx, operation, request)          # after authentication and validation
+    response = handler(request, ctx)
+    gate.record(ctx, operation, request, response, error)   # before the response is sent
+
+`record` is called for every outcome (response or error). `admit` writes the audit record of its
+own refusals before raising, so `record` skips them and a caller that forgets to call `record`
+after a refusal still leaves the refusal in the log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import (
+    InternalServerError,
+    InvalidParameterException,
+    RekognitionError,
+    ThrottlingException,
+)
+from ..operations.context import RequestContext
+from .audit import AuditLog, AuditLogDamaged
+from .policy import DEFAULT_KEY, PolicyRefusal, get_policy
+from .ratelimit import limiter
+from .records import BIOMETRIC_OPERATIONS, base_fields, operation_fields
+
+MAX_PURPOSE_CHARS = 512
+
+
+class RateLimited(ThrottlingException):
+    """ThrottlingException raised by a key's policy rate limit."""
+
+    rule = "rate_limit"
+
+
+def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
+    """Raise AccessDeniedException or ThrottlingException when the key's policy forbids this."""
+    if ctx.purpose is not None and len(ctx.purpose) > MAX_PURPOSE_CHARS:
+        raise InvalidParameterException(
+            f"X-Oversight-Purpose is {len(ctx.purpose)} characters; at most "
+            f"{MAX_PURPOSE_CHARS} are allowed"
+        )
+    policy = get_policy(ctx.access_key_id)
+    if policy is None:
+        return
+    try:
+        policy.check(operation, request, ctx.purpose)
+        if policy.rate_limit_per_minute is not None:
+            try:
+                limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
+            except ThrottlingException as exc:
+                raise RateLimited(exc.message) from None
+    except (PolicyRefusal, RateLimited) as refusal:
+        _append(operation_fields(ctx, operation, request, None, refusal))
+        refusal.recorded = True  # type: ignore[attr-defined]
+        raise
+
+
+def record(
+    ctx: RequestContext,
+    operation: str,
+    request: dict[str, Any],
+    response: dict[str, Any] | None,
+    error: RekognitionError | None,
+) -> None:
+    """Append the audit record of a finished biometric operation, durably.
+
+    Raises InternalServerError when the record cannot be written: a face operation whose use
+    cannot be recorded must not hand its result out.
+    """
+    if getattr(error, "recorded", False) or operation not in BIOMETRIC_OPERATIONS:
+        return
+    _append(operation_fields(ctx, operation, request, response, error))
+
+
+def audit_admin_event(
+    ctx: RequestContext, action: str, target: str, details: dict[str, Any] | None = None
+) -> None:
+    """Record an administrative change (access keys, policies, retention).
+
+    `action` is e.g. "CreateAccessKey" or "PutPolicy", `target` what it changed (a key id, a
+    collection); `details` must hold no secret.
+    """
+    fields = base_fields(ctx, "admin")
+    fields.update({"action": action, "target": target, "details": details or {}})
+    _append(fields)
+
+
+def record_deletion(
+    ctx: RequestContext, collection: str, face_ids: list[str], reason: str
+) -> None:
+    """A deletion receipt: which faces left which collection, and why ("api", "retention",
+    "collection_deleted")."""
+    fields = base_fields(ctx, "deletion")
+    fields.update({
+        "collection": collection, "reason": reason, "face_ids": face_ids, "count": len(face_ids),
+    })
+    _append(fields)
+
+
+def _append(fields: dict[str, Any]) -> None:
+    try:
+        AuditLog().append(fields)
+    except (AuditLogDamaged, OSError) as exc:
+        raise InternalServerError(f"the audit log cannot be written: {exc}") from exc

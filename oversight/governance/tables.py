@@ -1,0 +1,32 @@
+"""Governance tables: per-key policies and per-collection retention (branch "governance")."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, String, Table
+
+from ..store import metadata
+
+# One row per access key; "*" is the default for keys without their own row.
+policies = Table(
+    "governance_policies",
+    metadata,
+    Column("access_key_id", String(128), primary_key=True),
+    # JSON lists; NULL means "any".
+    Column("allowed_operations", JSON, nullable=True),
+    Column("allowed_collections", JSON, nullable=True),
+    Column("min_match_threshold", Float, nullable=True),
+    Column("max_faces", Integer, nullable=True),
+    Column("allow_stream_search", Boolean, nullable=False, default=True),
+    Column("rate_limit_per_minute", Integer, nullable=True),
+    Column("require_purpose", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+retention = Table(
+    "governance_retention",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("collection_id", String(255), primary_key=True),
+    Column("max_age_days", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
