@@ -25,7 +25,7 @@ policies = Table(
 retention = Table(
     "governance_retention",
     metadata,
-    Column("account_id", String(12), primary_key=True),
+    Column("account_id", String(64), primary_key=True),
     Column("collection_id", String(255), primary_key=True),
     Column("max_age_days", Float, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

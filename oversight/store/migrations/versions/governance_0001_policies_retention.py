@@ -29,7 +29,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "governance_retention",
-        sa.Column("account_id", sa.String(12), primary_key=True),
+        sa.Column("account_id", sa.String(64), primary_key=True),
         sa.Column("collection_id", sa.String(255), primary_key=True),
         sa.Column("max_age_days", sa.Float, nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
