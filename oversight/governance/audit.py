@@ -166,6 +166,11 @@ class AuditLog:
                     prev, seq, count = record["hash"], record["seq"], count + 1
                     hashes[seq] = prev
         last = Head(seq, prev)
+        if anchor is None and count and not self.head_path.exists():
+            return Verdict(
+                False, count, last, f"{self.head_path} is missing: the log cannot be checked "
+                "for truncation; verify against an anchored head (--seq/--hash)", None,
+            )
         if expected_head.seq > seq:
             return Verdict(
                 False, count, last,

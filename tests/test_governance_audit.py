@@ -1,0 +1,175 @@
+"""The hash-chained audit log: verification after each kind of tampering, and concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+from pathlib import Path
+
+import pytest
+
+from oversight.governance.audit import AuditLog, AuditLogDamaged, Head, record_hash
+
+
+def _log_with(count: int, directory: Path) -> AuditLog:
+    log = AuditLog(directory)
+    for i in range(count):
+        log.append({"kind": "operation", "operation": "SearchFaces", "n": i})
+    return log
+
+
+def _lines(log: AuditLog) -> list[str]:
+    return log.path.read_text().splitlines(keepends=True)
+
+
+def _write(log: AuditLog, lines: list[str]) -> None:
+    log.path.write_text("".join(lines))
+
+
+def test_untouched_log_verifies_and_chains(tmp_path: Path) -> None:
+    log = _log_with(5, tmp_path)
+    verdict = log.verify()
+    assert verdict.ok and verdict.records == 5
+    records = list(log.records())
+    assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
+    for before, after in zip(records, records[1:], strict=False):
+        assert after["prev"] == before["hash"] == record_hash(before)
+    assert log.head() == Head(5, records[-1]["hash"]) == verdict.head
+
+
+def test_empty_log_verifies(tmp_path: Path) -> None:
+    assert AuditLog(tmp_path).verify().ok
+
+
+def test_edited_field_names_the_record(tmp_path: Path) -> None:
+    log = _log_with(5, tmp_path)
+    lines = _lines(log)
+    record = json.loads(lines[2])
+    record["operation"] = "DetectLabels"
+    lines[2] = json.dumps(record, sort_keys=True) + "\n"
+    _write(log, lines)
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 3
+    assert "edited" in verdict.problem
+
+
+def test_edit_with_recomputed_hash_is_still_caught(tmp_path: Path) -> None:
+    """Re-hashing the edited record breaks the link to the next one instead."""
+    log = _log_with(5, tmp_path)
+    lines = _lines(log)
+    record = json.loads(lines[1])
+    record["purpose"] = "nothing to see"
+    record["hash"] = record_hash(record)
+    lines[1] = json.dumps(record, sort_keys=True) + "\n"
+    _write(log, lines)
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 3
+
+
+def test_deleted_line_names_the_record_after_it(tmp_path: Path) -> None:
+    log = _log_with(5, tmp_path)
+    lines = _lines(log)
+    del lines[1]
+    _write(log, lines)
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 2
+    assert "deleted, inserted or moved" in verdict.problem
+
+
+def test_swapped_lines_are_caught(tmp_path: Path) -> None:
+    log = _log_with(5, tmp_path)
+    lines = _lines(log)
+    lines[2], lines[3] = lines[3], lines[2]
+    _write(log, lines)
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 3
+
+
+def test_inserted_line_is_caught(tmp_path: Path) -> None:
+    log = _log_with(4, tmp_path)
+    lines = _lines(log)
+    forged = json.loads(lines[1])
+    forged["operation"] = "DeleteFaces"
+    forged["hash"] = record_hash(forged)
+    lines.insert(2, json.dumps(forged, sort_keys=True) + "\n")
+    _write(log, lines)
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 3
+
+
+def test_truncated_records_are_caught_by_the_head(tmp_path: Path) -> None:
+    log = _log_with(5, tmp_path)
+    _write(log, _lines(log)[:3])
+    verdict = log.verify()
+    assert not verdict.ok and "truncated" in verdict.problem
+    assert verdict.bad_line == 4
+    # Nothing is chained onto a log that lost acknowledged records.
+    with pytest.raises(AuditLogDamaged):
+        log.append({"kind": "operation"})
+
+
+def test_truncation_mid_record_is_caught(tmp_path: Path) -> None:
+    log = _log_with(3, tmp_path)
+    text = log.path.read_text()
+    log.path.write_text(text[: len(text) - 20])
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 3 and "cut short" in verdict.problem
+
+
+def test_truncation_with_a_matching_head_is_caught_by_an_external_anchor(tmp_path: Path) -> None:
+    log = _log_with(5, tmp_path)
+    anchor = log.head()
+    _write(log, _lines(log)[:3])
+    log.head_path.write_text(json.dumps({"seq": 3, "hash": list(log.records())[-1]["hash"]}))
+    assert log.verify().ok  # the rewritten HEAD agrees with the shortened log ...
+    verdict = log.verify(anchor)  # ... but not with the head anchored elsewhere
+    assert not verdict.ok and "truncated" in verdict.problem
+
+
+def test_rewritten_log_is_caught_by_the_head(tmp_path: Path) -> None:
+    log = _log_with(3, tmp_path)
+    forged = AuditLog(tmp_path / "forged")
+    for i in range(3):
+        forged.append({"kind": "operation", "operation": "DetectFaces", "n": i})
+    _write(log, _lines(forged))
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 3
+
+
+def test_missing_head_is_reported(tmp_path: Path) -> None:
+    log = _log_with(2, tmp_path)
+    log.head_path.unlink()
+    verdict = log.verify()
+    assert not verdict.ok and "missing" in verdict.problem
+
+
+def _write_many(directory: str, writer: int, count: int) -> None:
+    log = AuditLog(Path(directory))
+    for i in range(count):
+        log.append({"kind": "operation", "writer": writer, "n": i})
+
+
+def test_eight_concurrent_processes_and_threads_lose_nothing(tmp_path: Path) -> None:
+    per_writer = 40
+    context = multiprocessing.get_context("fork")
+    processes = [
+        context.Process(target=_write_many, args=(str(tmp_path), w, per_writer)) for w in range(8)
+    ]
+    threads = [
+        threading.Thread(target=_write_many, args=(str(tmp_path), 100 + w, per_writer))
+        for w in range(8)
+    ]
+    for worker in [*processes, *threads]:
+        worker.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    for thread in threads:
+        thread.join(timeout=120)
+    log = AuditLog(tmp_path)
+    verdict = log.verify()
+    assert verdict.ok, verdict.problem
+    assert verdict.records == 16 * per_writer
+    seen = {(r["writer"], r["n"]) for r in log.records()}
+    assert len(seen) == 16 * per_writer

@@ -1,0 +1,186 @@
+"""The governance gate called directly: every policy rule refuses and allows as stated, and what
+the audit log keeps of each request."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from oversight.errors import (
+    AccessDeniedException,
+    InvalidParameterException,
+    ResourceNotFoundException,
+    ThrottlingException,
+)
+from oversight.governance import gate
+from oversight.governance.audit import AuditLog
+from oversight.governance.policy import DEFAULT_KEY, Policy, delete_policy, put_policy
+from oversight.governance.ratelimit import RateLimiter
+from oversight.operations.context import RequestContext
+
+KEY = "AKIAGOVERNANCETEST01"
+CTX = RequestContext(account_id="123456789012", access_key_id=KEY, purpose="case 2026-17")
+
+
+def _refused(request: dict, operation: str = "SearchFacesByImage", ctx: RequestContext = CTX):
+    with pytest.raises(AccessDeniedException) as caught:
+        gate.admit(ctx, operation, request)
+    return caught.value
+
+
+def test_no_policy_allows_everything() -> None:
+    gate.admit(CTX, "SearchFacesByImage", {"CollectionId": "x", "FaceMatchThreshold": 1})
+
+
+def test_allowed_operations() -> None:
+    put_policy(Policy(KEY, allowed_operations=["DetectFaces"]))
+    gate.admit(CTX, "DetectFaces", {})
+    error = _refused({"CollectionId": "c"})
+    assert "does not allow SearchFacesByImage" in error.message and KEY in error.message
+
+
+def test_allowed_collections() -> None:
+    put_policy(Policy(KEY, allowed_collections=["staff"]))
+    gate.admit(CTX, "SearchFacesByImage", {"CollectionId": "staff"})
+    assert "'visitors'" in _refused({"CollectionId": "visitors"}).message
+    settings = {"Settings": {"FaceSearch": {"CollectionId": "visitors"}}}
+    _refused(settings, "CreateStreamProcessor")
+
+
+def test_minimum_threshold_is_refused_never_raised() -> None:
+    put_policy(Policy(KEY, min_match_threshold=99))
+    gate.admit(CTX, "SearchFacesByImage", {"CollectionId": "c", "FaceMatchThreshold": 99})
+    gate.admit(CTX, "CompareFaces", {"SimilarityThreshold": 99.5})
+    assert "FaceMatchThreshold >= 99" in _refused({"FaceMatchThreshold": 98.9}).message
+    # Absent means Rekognition's default of 80, which is below the minimum.
+    assert "default 80" in _refused({"CollectionId": "c"}).message
+    _refused({"SimilarityThreshold": 90}, "CompareFaces")
+    _refused({"UserMatchThreshold": 50}, "SearchUsers")
+    stream = {"Settings": {"FaceSearch": {"CollectionId": "c", "FaceMatchThreshold": 90}}}
+    _refused(stream, "CreateStreamProcessor")
+    # Operations that match nothing are not bound by it.
+    gate.admit(CTX, "DetectFaces", {})
+
+
+def test_max_faces() -> None:
+    put_policy(Policy(KEY, max_faces=5))
+    gate.admit(CTX, "SearchFaces", {"FaceId": "f", "MaxFaces": 5})
+    assert "at most 5" in _refused({"MaxFaces": 6}, "SearchFaces").message
+    assert "leaves it out" in _refused({}, "SearchFaces").message
+    _refused({"MaxUsers": 10}, "SearchUsersByImage")
+
+
+def test_live_stream_search() -> None:
+    put_policy(Policy(KEY, allow_stream_search=False))
+    search = {"Settings": {"FaceSearch": {"CollectionId": "c"}}}
+    assert "live streams" in _refused(search, "CreateStreamProcessor").message
+    labels = {"Settings": {"ConnectedHome": {"Labels": ["PERSON"]}}}
+    gate.admit(CTX, "CreateStreamProcessor", labels)
+
+
+def test_purpose_required() -> None:
+    put_policy(Policy(KEY, require_purpose=True))
+    gate.admit(CTX, "DetectFaces", {})
+    for purpose in (None, "  "):
+        ctx = RequestContext(account_id=CTX.account_id, access_key_id=KEY, purpose=purpose)
+        assert "X-Oversight-Purpose" in _refused({}, "DetectFaces", ctx).message
+
+
+def test_overlong_purpose_is_a_parameter_error() -> None:
+    ctx = RequestContext(account_id="1", access_key_id=KEY, purpose="x" * 10_000)
+    with pytest.raises(InvalidParameterException):
+        gate.admit(ctx, "DetectFaces", {})
+
+
+def test_default_policy_applies_to_keys_without_their_own() -> None:
+    put_policy(Policy(DEFAULT_KEY, allowed_operations=["DetectFaces"]))
+    _refused({})
+    put_policy(Policy(KEY))
+    gate.admit(CTX, "SearchFacesByImage", {})
+    assert delete_policy(KEY)
+    _refused({})
+
+
+def test_rate_limit_throttles_then_refills() -> None:
+    limiter = RateLimiter()
+    for _ in range(3):
+        limiter.take(KEY, 3, now=100.0)
+    with pytest.raises(ThrottlingException, match="3 requests per minute"):
+        limiter.take(KEY, 3, now=100.0)
+    limiter.take(KEY, 3, now=120.5)  # 20 s refill one request at 3/min
+
+
+def test_rate_limit_through_the_gate_is_audited() -> None:
+    put_policy(Policy(KEY, rate_limit_per_minute=2))
+    gate.admit(CTX, "DetectFaces", {})
+    gate.admit(CTX, "DetectFaces", {})
+    with pytest.raises(ThrottlingException):
+        gate.admit(CTX, "DetectFaces", {})
+    last = list(AuditLog().records())[-1]
+    assert last["outcome"] == "ThrottlingException" and last["refused_by"] == "rate_limit"
+
+
+def test_refusals_are_audited_once() -> None:
+    put_policy(Policy(KEY, allowed_operations=[]))
+    error = _refused({"CollectionId": "c"})
+    gate.record(CTX, "SearchFacesByImage", {"CollectionId": "c"}, None, error)
+    records = list(AuditLog().records())
+    assert len(records) == 1
+    assert records[0]["outcome"] == "AccessDeniedException"
+    assert records[0]["refused_by"] == "operation"
+
+
+def test_operation_record_fields_and_nothing_biometric() -> None:
+    image = b"\xff\xd8\xff\xe0 pretend jpeg bytes"
+    request = {
+        "CollectionId": "staff", "Image": {"Bytes": image}, "FaceMatchThreshold": 95.0,
+        "MaxFaces": 3,
+    }
+    response = {
+        "SearchedFaceBoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.1, "Top": 0.1},
+        "SearchedFaceConfidence": 99.9,
+        "FaceMatches": [{"Similarity": 97.25, "Face": {
+            "FaceId": "11111111-1111-1111-1111-111111111111", "ExternalImageId": "jane-doe",
+            "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.1, "Top": 0.1},
+        }}],
+        "FaceModelVersion": "6.0",
+    }
+    gate.record(CTX, "SearchFacesByImage", request, response, None)
+    (record,) = AuditLog().records()
+    assert record["operation"] == "SearchFacesByImage"
+    assert (record["account"], record["key"], record["purpose"]) == (
+        CTX.account_id, KEY, CTX.purpose
+    )
+    assert record["request_id"] == CTX.request_id and record["collection"] == "staff"
+    assert record["outcome"] == "ok" and record["time"].endswith("Z")
+    assert record["parameters"] == {"FaceMatchThreshold": 95.0, "MaxFaces": 3}
+    assert record["counts"] == {"FaceMatches": 1}
+    assert record["matches"] == [
+        {"face_id": "11111111-1111-1111-1111-111111111111", "similarity": 97.25}
+    ]
+    text = AuditLog().path.read_text()
+    for leaked in ("pretend jpeg", "jane-doe", "BoundingBox", "Bytes", "SearchedFaceConfidence"):
+        assert leaked not in text
+
+
+def test_errors_are_recorded_with_their_code() -> None:
+    error = ResourceNotFoundException("collection nope not found")
+    gate.record(CTX, "SearchFaces", {"CollectionId": "nope", "FaceId": "f"}, None, error)
+    (record,) = AuditLog().records()
+    assert record["outcome"] == "ResourceNotFoundException" and "counts" not in record
+
+
+def test_non_biometric_operations_are_not_recorded() -> None:
+    gate.record(CTX, "DetectLabels", {}, {"Labels": []}, None)
+    assert list(AuditLog().records()) == []
+
+
+def test_admin_events_and_deletion_receipts() -> None:
+    gate.audit_admin_event(CTX, "PutPolicy", KEY, {"max_faces": 5})
+    gate.record_deletion(CTX, "staff", ["a", "b"], "retention")
+    admin, receipt = AuditLog().records()
+    assert (admin["kind"], admin["action"], admin["target"]) == ("admin", "PutPolicy", KEY)
+    assert receipt["kind"] == "deletion" and receipt["count"] == 2
+    assert receipt["reason"] == "retention" and receipt["face_ids"] == ["a", "b"]
+    assert json.loads(json.dumps(admin))["details"] == {"max_faces": 5}
