@@ -1,0 +1,176 @@
+"""The collections domain in one object: store + vector indexes, account-scoped.
+
+Operations call this; it knows nothing of images, HTTP or audit. Every face deletion in the
+system goes through `delete_faces` (DeleteFaces, retention sweeps, DeleteUser never deletes
+faces), and every registered deletion hook sees it after it committed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine
+
+from ..config import settings
+from ..errors import InvalidParameterException
+from ..store import get_engine
+from .indexes import IndexRegistry
+from .records import Collection, Deletion, FaceMatch, NewFace, StoredFace
+from .store import CollectionStore
+from .user_store import UserStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeletionEvent:
+    """What a deletion hook receives: faces that are gone from the store and the index."""
+
+    account_id: str
+    collection_id: str
+    faces: list[StoredFace]
+    reason: str
+    deleted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # True when the whole collection went (DeleteCollection); `faces` is then empty and
+    # `face_count` says how many faces it held.
+    collection_deleted: bool = False
+    face_count: int = 0
+
+
+DeletionHook = Callable[[DeletionEvent], None]
+
+
+class CollectionService:
+    def __init__(self, engine: Engine, index_dir: Path) -> None:
+        self.store = CollectionStore(engine)
+        self.users = UserStore(engine)
+        self.indexes = IndexRegistry(self.store, index_dir)
+        self._deletion_hooks: list[DeletionHook] = []
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def on_deletion(self, hook: DeletionHook) -> None:
+        """Call `hook` after every committed face deletion (receipts, audit)."""
+        self._deletion_hooks.append(hook)
+
+    def _notify(self, event: DeletionEvent) -> None:
+        for hook in self._deletion_hooks:
+            # The deletion has committed: a failing hook must not make it look undone.
+            try:
+                hook(event)
+            except Exception:
+                log.exception("deletion hook %r failed", hook)
+
+    # -- collections ---------------------------------------------------------------------------
+    def create_collection(
+        self, account_id: str, collection_id: str, face_model: str, tags: dict[str, str]
+    ) -> Collection:
+        return self.store.create_collection(account_id, collection_id, face_model, tags)
+
+    def collection(self, account_id: str, collection_id: str) -> Collection:
+        return self.store.get_collection(account_id, collection_id)
+
+    def delete_collection(self, account_id: str, collection_id: str, reason: str) -> None:
+        collection = self.store.get_collection(account_id, collection_id)
+        face_count, _ = self.store.counts(collection)
+        with self.indexes.writing(collection):
+            self.store.delete_collection(account_id, collection_id)
+            self.indexes.drop(collection)
+        self._notify(
+            DeletionEvent(
+                account_id, collection_id, [], reason, collection_deleted=True,
+                face_count=face_count,
+            )
+        )
+
+    # -- faces ---------------------------------------------------------------------------------
+    def add_faces(self, collection: Collection, faces: Sequence[NewFace]) -> list[StoredFace]:
+        """Store faces durably, then make them searchable; returns them with their FaceIds."""
+        if not faces:
+            return []
+        with self.indexes.writing(collection) as index:
+            stored, revision = self.store.insert_faces(collection, faces)
+            vectors = np.vstack([face.embedding for face in faces]).astype(np.float32)
+            index.committed(revision, added=(np.array([f.seq for f in stored]), vectors))
+        return stored
+
+    def delete_faces(
+        self,
+        account_id: str,
+        collection_id: str,
+        face_ids: Sequence[str],
+        reason: str,
+        force: bool = False,
+    ) -> Deletion:
+        """Delete faces by FaceId: the one path every face deletion takes.
+
+        Faces associated to a user are kept (Rekognition's rule) unless `force` (retention:
+        an expired face goes whoever it belongs to). `reason` reaches the deletion hooks.
+        """
+        collection = self.store.get_collection(account_id, collection_id)
+        with self.indexes.writing(collection) as index:
+            deleted, kept, revision = self.store.delete_faces(collection, face_ids, force)
+            index.committed(revision, removed=np.array([f.seq for f in deleted], np.int64))
+        found = {face.face_id for face in deleted + kept}
+        refused: dict[str, tuple[str | None, list[str]]] = {
+            fid: (None, ["FACE_NOT_FOUND"]) for fid in dict.fromkeys(face_ids) if fid not in found
+        }
+        for face in kept:
+            refused[face.face_id] = (face.user_id, ["ASSOCIATED_TO_AN_EXISTING_USER"])
+        outcome = Deletion(deleted=deleted, kept=refused)
+        if deleted:
+            self._notify(DeletionEvent(account_id, collection_id, deleted, reason))
+        return outcome
+
+    def search(
+        self,
+        collection: Collection,
+        query: np.ndarray,
+        max_faces: int,
+        exclude_seq: int | None = None,
+    ) -> list[FaceMatch]:
+        """Nearest stored faces by cosine, best first (only faces the store still holds)."""
+        extra = 1 if exclude_seq is not None else 0
+        scores, seqs = self.indexes.search(collection, query, max_faces + extra)
+        found = self.store.faces_by_seq(collection, [int(s) for s in seqs])
+        matches = [
+            FaceMatch(found[int(seq)], float(score))
+            for score, seq in zip(scores, seqs, strict=True)
+            if int(seq) in found and int(seq) != exclude_seq
+        ]
+        return matches[:max_faces]
+
+    def search_face(
+        self, collection: Collection, face_id: str, max_faces: int
+    ) -> list[FaceMatch]:
+        """Faces like a stored face (itself excluded)."""
+        stored = self.store.face_with_embedding(collection, face_id)
+        if stored is None:
+            raise InvalidParameterException(f"No face with FaceId {face_id} in the collection")
+        face, vector = stored
+        return self.search(collection, vector, max_faces, exclude_seq=face.seq)
+
+    def close(self) -> None:
+        self.indexes.save_all()
+
+
+_services: dict[tuple[str, Path], CollectionService] = {}
+_services_lock = threading.Lock()
+
+
+def collection_service() -> CollectionService:
+    """The process-wide service for the configured store and data directory."""
+    config = settings()
+    key = (config.sqlalchemy_url, config.data_dir.resolve())
+    with _services_lock:
+        if key not in _services:
+            service = CollectionService(get_engine(key[0]), key[1] / "collections")
+            atexit.register(service.close)
+            _services[key] = service
+        return _services[key]
