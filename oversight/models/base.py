@@ -6,9 +6,9 @@ missing package is reported as `ModelUnavailable` naming the package to install.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from abc import ABC, abstractmethod
-from importlib import resources
 from pathlib import Path
 
 import onnxruntime as ort
@@ -21,13 +21,15 @@ class ModelUnavailable(RuntimeError):
 
 
 def package_file(package: str, *parts: str) -> Path:
-    """Path of a file shipped inside an installed Python package."""
-    try:
-        path = Path(str(resources.files(package).joinpath(*parts)))
-    except ModuleNotFoundError as exc:
-        raise ModelUnavailable(
-            f"model package '{package}' is not installed (run `make install`)"
-        ) from exc
+    """Path of a file shipped inside an installed Python package.
+
+    The package is located without importing it: some ship models beside code that needs
+    dependencies we deliberately do not install.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"model package '{package}' is not installed (run `make install`)")
+    path = Path(spec.submodule_search_locations[0]).joinpath(*parts)
     if not path.is_file():
         raise ModelUnavailable(f"{'/'.join(parts)} not found inside package '{package}'")
     return path
