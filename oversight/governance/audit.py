@@ -19,10 +19,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..config import settings
+from ..errors import InternalServerError
 
 GENESIS = "0" * 64
 LOG_NAME = "audit.jsonl"
@@ -143,13 +145,38 @@ class AuditLog:
         except FileNotFoundError:
             return Head(0, GENESIS)
 
-    def records(self) -> Iterator[Record]:
-        """Every record in order (raises ValueError on a line that is not a JSON object)."""
+    def lines(self) -> Iterator[str]:
+        """The stored lines, byte for byte (decoded), in order."""
         if not self.path.exists():
             return
         with open(self.path, encoding="utf-8") as log:
-            for number, line in enumerate(log, start=1):
-                yield _parse(line, number)
+            yield from log
+
+    def records(self) -> Iterator[Record]:
+        """Every record in order (raises ValueError on a line that is not a JSON object)."""
+        for number, line in enumerate(self.lines(), start=1):
+            yield _parse(line, number)
+
+    def export(
+        self, target: TextIO, start: datetime | None = None, end: datetime | None = None
+    ) -> int:
+        """Copy the lines stamped in [start, end) to `target` unchanged; returns how many.
+
+        A line whose time cannot be read is copied too: it is evidence, not noise.
+        """
+        written = 0
+        for line in self.lines():
+            try:
+                moment = record_time(json.loads(line))
+            except ValueError:
+                moment = None
+            if moment is not None and (
+                (start is not None and moment < start) or (end is not None and moment >= end)
+            ):
+                continue
+            target.write(line)
+            written += 1
+        return written
 
     def verify(self, anchor: Head | None = None) -> Verdict:
         """Walk the chain; the first broken link names the record. `anchor` defaults to HEAD."""
@@ -186,6 +213,23 @@ class AuditLog:
                 expected_head.seq,
             )
         return Verdict(True, count, last)
+
+
+def record_time(record: Any) -> datetime | None:
+    """When a record was written, or None when it carries no readable time."""
+    try:
+        return datetime.fromisoformat(record["time"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def write(fields: Record) -> Record:
+    """Append to the configured log; a failure is the server's (InternalServerError), and the
+    caller must not go on as if the event had been recorded."""
+    try:
+        return AuditLog().append(fields)
+    except (AuditLogDamaged, OSError) as exc:
+        raise InternalServerError(f"the audit log cannot be written: {exc}") from exc
 
 
 def _parse(line: str, number: int) -> Record:

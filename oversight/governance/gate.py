@@ -13,16 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import (
-    InternalServerError,
-    InvalidParameterException,
-    RekognitionError,
-    ThrottlingException,
-)
+from ..errors import InvalidParameterException, RekognitionError, ThrottlingException
 from ..operations.context import RequestContext
-from .audit import AuditLog, AuditLogDamaged
+from . import audit
 from .policy import DEFAULT_KEY, PolicyRefusal, get_policy
 from .ratelimit import limiter
+from .receipts import watch_deletions
 from .records import BIOMETRIC_OPERATIONS, base_fields, operation_fields
 
 MAX_PURPOSE_CHARS = 512
@@ -41,6 +37,7 @@ def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
             f"X-Oversight-Purpose is {len(ctx.purpose)} characters; at most "
             f"{MAX_PURPOSE_CHARS} are allowed"
         )
+    watch_deletions()
     policy = get_policy(ctx.access_key_id)
     if policy is None:
         return
@@ -52,7 +49,7 @@ def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
             except ThrottlingException as exc:
                 raise RateLimited(exc.message) from None
     except (PolicyRefusal, RateLimited) as refusal:
-        _append(operation_fields(ctx, operation, request, None, refusal))
+        audit.write(operation_fields(ctx, operation, request, None, refusal))
         refusal.recorded = True  # type: ignore[attr-defined]
         raise
 
@@ -71,7 +68,7 @@ def record(
     """
     if getattr(error, "recorded", False) or operation not in BIOMETRIC_OPERATIONS:
         return
-    _append(operation_fields(ctx, operation, request, response, error))
+    audit.write(operation_fields(ctx, operation, request, response, error))
 
 
 def audit_admin_event(
@@ -84,23 +81,4 @@ def audit_admin_event(
     """
     fields = base_fields(ctx, "admin")
     fields.update({"action": action, "target": target, "details": details or {}})
-    _append(fields)
-
-
-def record_deletion(
-    ctx: RequestContext, collection: str, face_ids: list[str], reason: str
-) -> None:
-    """A deletion receipt: which faces left which collection, and why ("api", "retention",
-    "collection_deleted")."""
-    fields = base_fields(ctx, "deletion")
-    fields.update({
-        "collection": collection, "reason": reason, "face_ids": face_ids, "count": len(face_ids),
-    })
-    _append(fields)
-
-
-def _append(fields: dict[str, Any]) -> None:
-    try:
-        AuditLog().append(fields)
-    except (AuditLogDamaged, OSError) as exc:
-        raise InternalServerError(f"the audit log cannot be written: {exc}") from exc
+    audit.write(fields)

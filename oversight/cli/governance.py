@@ -1,0 +1,193 @@
+"""`oversight policy|audit|retention|report`: bind face recognition to rules and prove its use."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..api.service_model import service_model
+from ..errors import InvalidParameterException
+from ..governance import admin, report_render
+from ..governance.audit import AuditLog, Head
+from ..governance.policy import DEFAULT_KEY, Policy, get_policy, list_policies
+from ..governance.report import build_report, parse_bound
+from ..governance.retention import RetentionRule, list_rules, sweep
+from ..operations import registry
+from ..operations.context import LOCAL_ACCOUNT, RequestContext
+from .output import print_json, run_reporting_errors
+
+policy_app = typer.Typer(help="Per-access-key policies (KEY '*' is the default for all keys).")
+audit_app = typer.Typer(help="The hash-chained audit log: verify it, export it, anchor its head.")
+retention_app = typer.Typer(help="Maximum face age per collection, and the sweeper.")
+
+
+_OutPath = Annotated[Path | None, typer.Option(help="Write here instead of standard output.")]
+
+
+def _check_operations(names: list[str]) -> None:
+    known = set(service_model().operation_names) | set(registry())
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise InvalidParameterException(f"unknown operation(s): {', '.join(unknown)}")
+
+
+@policy_app.command("set")
+def policy_set(
+    key: str = typer.Argument(..., help="Access key id, or '*' for the default policy."),
+    operation: Annotated[list[str] | None, typer.Option(
+        help="Allow this operation (repeat); default: all operations."
+    )] = None,
+    no_operations: bool = typer.Option(False, help="Allow no operation at all (a frozen key)."),
+    collection: Annotated[list[str] | None, typer.Option(
+        help="Allow this collection (repeat); default: all collections."
+    )] = None,
+    min_threshold: float = typer.Option(
+        None, min=0, max=100,
+        help="Refuse searches/comparisons whose match threshold is below this (0-100).",
+    ),
+    max_faces: int = typer.Option(None, min=1, help="Refuse searches asking for more matches."),
+    stream_search: bool = typer.Option(True, help="Allow face search on live streams."),
+    rate_limit: int = typer.Option(None, min=1, help="Requests per minute (ThrottlingException)."),
+    require_purpose: bool = typer.Option(
+        False, help="Refuse requests without an X-Oversight-Purpose header."
+    ),
+) -> None:
+    """Create or replace a key's policy (options left out mean 'no limit')."""
+    operations = [] if no_operations else (operation or None)
+
+    def apply() -> Policy:
+        if operations:
+            _check_operations(operations)
+        new = Policy(
+            access_key_id=key, allowed_operations=operations,
+            allowed_collections=collection or None, min_match_threshold=min_threshold,
+            max_faces=max_faces, allow_stream_search=stream_search,
+            rate_limit_per_minute=rate_limit, require_purpose=require_purpose,
+        )
+        admin.set_policy(RequestContext.local(), new)
+        return new
+
+    print_json(run_reporting_errors(apply).to_json())
+
+
+@policy_app.command("show")
+def policy_show(key: str) -> None:
+    """The policy that governs KEY (its own, else the default '*'), or null when none does."""
+    found = get_policy(None if key == DEFAULT_KEY else key)
+    print_json(found.to_json() if found else None)
+
+
+@policy_app.command("list")
+def policy_list() -> None:
+    print_json({"Policies": [p.to_json() for p in list_policies()]})
+
+
+@policy_app.command("delete")
+def policy_delete(key: str) -> None:
+    if not admin.remove_policy(RequestContext.local(), key):
+        sys.stderr.write(f"no policy for {key}\n")
+        raise typer.Exit(code=1)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    seq: int = typer.Option(None, help="Check against this anchored head (with --hash)."),
+    hash_: str = typer.Option(None, "--hash", help="The anchored head's hash."),
+) -> None:
+    """Walk the chain; exit 1 and name the first bad record if anything was altered."""
+    if (seq is None) != (hash_ is None):
+        raise typer.BadParameter("give both --seq and --hash, or neither")
+    verdict = AuditLog().verify(Head(seq, hash_) if seq is not None else None)
+    print_json(verdict.to_json())
+    if not verdict.ok:
+        raise typer.Exit(code=1)
+
+
+@audit_app.command("export")
+def audit_export(
+    from_: str = typer.Option(None, "--from", help="ISO date or date-time (inclusive)."),
+    to: str = typer.Option(None, help="ISO date (inclusive) or date-time (exclusive)."),
+    out: _OutPath = None,
+) -> None:
+    """Records as JSONL, exactly as stored (each keeps its seq, prev and hash)."""
+    try:
+        start = parse_bound(from_) if from_ else None
+        end = parse_bound(to, end=True) if to else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"--from/--to: {exc}") from exc
+    if out is None:
+        AuditLog().export(sys.stdout, start, end)
+        return
+    with open(out, "w", encoding="utf-8") as target:
+        count = AuditLog().export(target, start, end)
+    sys.stderr.write(f"{count} records written to {out}\n")
+
+
+@audit_app.command("head")
+def audit_head() -> None:
+    """The chain head (last record's seq and hash): anchor it outside this machine."""
+    print_json(AuditLog().head().to_json())
+
+
+@retention_app.command("set")
+def retention_set(
+    collection: str,
+    days: float = typer.Option(..., help="Maximum age of a face, in days since indexing."),
+    account: str = typer.Option(LOCAL_ACCOUNT, help="Account (tenant) owning the collection."),
+) -> None:
+    rule = RetentionRule(account, collection, days)
+    run_reporting_errors(lambda: admin.set_retention(RequestContext.local(), rule))
+    print_json(rule.to_json())
+
+
+@retention_app.command("clear")
+def retention_clear(
+    collection: str,
+    account: str = typer.Option(LOCAL_ACCOUNT, help="Account (tenant) owning the collection."),
+) -> None:
+    if not admin.remove_retention(RequestContext.local(), account, collection):
+        sys.stderr.write(f"no retention rule for {collection}\n")
+        raise typer.Exit(code=1)
+
+
+@retention_app.command("list")
+def retention_list() -> None:
+    print_json({"RetentionRules": [rule.to_json() for rule in list_rules()]})
+
+
+@retention_app.command("sweep")
+def retention_sweep() -> None:
+    """Delete every face older than its collection's maximum age (run it from cron/a timer)."""
+    print_json({"Results": [result.to_json() for result in run_reporting_errors(sweep)]})
+
+
+def report(
+    from_: str = typer.Option(..., "--from", help="ISO date or date-time (inclusive)."),
+    to: str = typer.Option(..., help="ISO date (inclusive) or date-time (exclusive)."),
+    format_: str = typer.Option("md", "--format", help="md, html or json."),
+    out: _OutPath = None,
+) -> None:
+    """Transparency report: searches per account/key/purpose/month, matches, thresholds,
+    policy refusals and deletions, from the audit log."""
+    render = report_render.RENDERERS.get(format_)
+    if render is None:
+        raise typer.BadParameter(f"--format must be one of {', '.join(report_render.RENDERERS)}")
+    try:
+        start, end = parse_bound(from_), parse_bound(to, end=True)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--from/--to: {exc}") from exc
+    text = render(build_report(start, end))
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(policy_app, name="policy")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(retention_app, name="retention")
+    app.command("report")(report)

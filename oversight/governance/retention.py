@@ -1,0 +1,131 @@
+"""Retention: a maximum age per collection, and the sweeper that deletes faces older than it.
+
+Deletion goes through the collections service (store and vector index together); its deletion
+hook writes the receipts. The sweeper only reads which faces are old enough.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from ..collections import collection_service
+from ..collections import tables as collection_tables
+from ..errors import InvalidParameterException, ResourceNotFoundException
+from ..store import get_engine
+from .receipts import watch_deletions
+from .tables import retention
+
+log = logging.getLogger(__name__)
+
+REASON = "retention"
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    account_id: str
+    collection_id: str
+    max_age_days: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "AccountId": self.account_id, "CollectionId": self.collection_id,
+            "MaxAgeDays": self.max_age_days,
+        }
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    rule: RetentionRule
+    deleted: int
+    # Why the collection was skipped (e.g. it no longer exists), if it was.
+    skipped: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {**self.rule.to_json(), "FacesDeleted": self.deleted}
+        if self.skipped:
+            out["Skipped"] = self.skipped
+        return out
+
+
+def put_rule(rule: RetentionRule) -> None:
+    if not rule.max_age_days > 0:
+        raise InvalidParameterException("the maximum face age must be more than 0 days")
+    with get_engine().begin() as connection:
+        connection.execute(delete(retention).where(
+            retention.c.account_id == rule.account_id,
+            retention.c.collection_id == rule.collection_id,
+        ))
+        connection.execute(retention.insert().values(
+            account_id=rule.account_id, collection_id=rule.collection_id,
+            max_age_days=rule.max_age_days, updated_at=datetime.now(UTC),
+        ))
+
+
+def delete_rule(account_id: str, collection_id: str) -> bool:
+    with get_engine().begin() as connection:
+        result = connection.execute(delete(retention).where(
+            retention.c.account_id == account_id, retention.c.collection_id == collection_id,
+        ))
+    return result.rowcount > 0
+
+
+def list_rules() -> list[RetentionRule]:
+    with get_engine().connect() as connection:
+        rows = connection.execute(
+            select(retention).order_by(retention.c.account_id, retention.c.collection_id)
+        )
+        return [RetentionRule(r.account_id, r.collection_id, r.max_age_days) for r in rows]
+
+
+def _expired_face_ids(collection_pk: int, cutoff: datetime) -> list[str]:
+    faces = collection_tables.faces
+    query = (
+        select(faces.c.face_id)
+        .where(faces.c.collection_pk == collection_pk, faces.c.indexed_at < cutoff)
+        .order_by(faces.c.seq)
+        .limit(_BATCH)
+    )
+    with get_engine().connect() as connection:
+        return list(connection.scalars(query))
+
+
+def sweep(now: datetime | None = None) -> list[SweepResult]:
+    """Delete every face older than its collection's maximum age; one result per rule."""
+    watch_deletions()
+    service = collection_service()
+    now = now or datetime.now(UTC)
+    results = []
+    for rule in list_rules():
+        try:
+            collection = service.collection(rule.account_id, rule.collection_id)
+        except ResourceNotFoundException:
+            results.append(SweepResult(rule, 0, "the collection does not exist"))
+            continue
+        cutoff = now - timedelta(days=rule.max_age_days)
+        deleted = 0
+        while expired := _expired_face_ids(collection.pk, cutoff):
+            # force: an expired face goes even when it is associated to a user.
+            outcome = service.delete_faces(
+                rule.account_id, rule.collection_id, expired, REASON, force=True
+            )
+            if not outcome.deleted:
+                break  # deleted meanwhile by someone else
+            deleted += len(outcome.deleted)
+        results.append(SweepResult(rule, deleted))
+    return results
+
+
+def run_periodically(stop: threading.Event, interval_seconds: float) -> None:
+    """Sweep every `interval_seconds` until `stop` is set (for a server's background thread)."""
+    while not stop.wait(interval_seconds):
+        try:
+            sweep()
+        except Exception:
+            # A passing store outage must not end retention for the server's lifetime.
+            log.exception("retention sweep failed; retrying in %s s", interval_seconds)
