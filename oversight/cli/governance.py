@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from ..api.service_model import service_model
 from ..errors import InvalidParameterException
 from ..governance import admin, report_render
 from ..governance.audit import AuditLog, Head
@@ -28,6 +27,9 @@ _OutPath = Annotated[Path | None, typer.Option(help="Write here instead of stand
 
 
 def _check_operations(names: list[str]) -> None:
+    # Imported here: only `policy set` needs botocore's model.
+    from ..api.service_model import service_model
+
     known = set(service_model().operation_names) | set(registry())
     unknown = sorted(set(names) - known)
     if unknown:
