@@ -84,7 +84,11 @@ class CollectionService:
             self.indexes.drop(collection)
         self._notify(
             DeletionEvent(
-                account_id, collection_id, [], reason, collection_deleted=True,
+                account_id,
+                collection_id,
+                [],
+                reason,
+                collection_deleted=True,
                 face_count=face_count,
             )
         )
@@ -146,9 +150,7 @@ class CollectionService:
         ]
         return matches[:max_faces]
 
-    def search_face(
-        self, collection: Collection, face_id: str, max_faces: int
-    ) -> list[FaceMatch]:
+    def search_face(self, collection: Collection, face_id: str, max_faces: int) -> list[FaceMatch]:
         """Faces like a stored face (itself excluded)."""
         stored = self.store.face_with_embedding(collection, face_id)
         if stored is None:

@@ -108,13 +108,17 @@ class CollectionStore:
             raise _missing_collection(collection_id)
         return _collection(row)
 
-    def list_collections(
-        self, account_id: str, after: str | None, limit: int
-    ) -> list[Collection]:
-        query = select(tables.collections).where(tables.collections.c.account_id == account_id)
-        if after is not None:
-            query = query.where(tables.collections.c.collection_id > after)
-        query = query.order_by(tables.collections.c.collection_id).limit(limit)
+    def list_collections(self, account_id: str, after_pk: int, limit: int) -> list[Collection]:
+        """The account's collections in creation order, after the one with `after_pk`."""
+        query = (
+            select(tables.collections)
+            .where(
+                tables.collections.c.account_id == account_id,
+                tables.collections.c.pk > after_pk,
+            )
+            .order_by(tables.collections.c.pk)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_collection(row) for row in conn.execute(query)]
 
@@ -192,7 +196,9 @@ class CollectionStore:
         with self.engine.begin() as conn:
             revision = self._bump(conn, collection)
             stored = [
-                _face(conn.execute(insert(tables.faces).values(row).returning(*_FACE_COLUMNS)).one())
+                _face(
+                    conn.execute(insert(tables.faces).values(row).returning(*_FACE_COLUMNS)).one()
+                )
                 for row in rows
             ]
         return stored, revision

@@ -28,7 +28,6 @@ from ..store import metadata
 _SERIAL = BigInteger().with_variant(Integer(), "sqlite")
 
 
-
 def _collection_ref(primary_key: bool = False) -> Column:
     """The owning collection; its rows go when it goes."""
     return Column(

@@ -77,9 +77,9 @@ class UserStore:
             raise ResourceNotFoundException(f"The user id: {user_id} does not exist")
 
     def list_users(
-        self, collection: Collection, after: str | None, limit: int
-    ) -> list[tuple[str, int]]:
-        """(user id, number of faces) ordered by user id."""
+        self, collection: Collection, after_pk: int, limit: int
+    ) -> list[tuple[int, str, int]]:
+        """(key, user id, number of faces) in creation order, after the user keyed `after_pk`."""
         face_count = (
             select(func.count())
             .where(
@@ -88,14 +88,14 @@ class UserStore:
             )
             .scalar_subquery()
         )
-        query = select(tables.users.c.user_id, face_count).where(
-            tables.users.c.collection_pk == collection.pk
+        query = (
+            select(tables.users.c.pk, tables.users.c.user_id, face_count)
+            .where(tables.users.c.collection_pk == collection.pk, tables.users.c.pk > after_pk)
+            .order_by(tables.users.c.pk)
+            .limit(limit)
         )
-        if after is not None:
-            query = query.where(tables.users.c.user_id > after)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(tables.users.c.user_id).limit(limit))
-            return [(row[0], row[1]) for row in rows]
+            return [(row[0], row[1], row[2]) for row in conn.execute(query)]
 
     def user_faces(self, collection: Collection, user_id: str) -> tuple[list[str], np.ndarray]:
         """FaceIds and embeddings of the user's faces."""

@@ -1,0 +1,324 @@
+"""Collection and face operations: CreateCollection ... SearchFacesByImage, and resource tags.
+
+Defaults and limits follow Rekognition: FaceMatchThreshold 80, MaxFaces up to 4096, ListFaces
+and ListCollections pages of up to 4096 (default 1000). FaceModelVersion names the embedding
+model the collection was created with; a collection made with another model is refused rather
+than searched with incomparable vectors.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from ..analysis import EMBEDDING_MODEL, face_analyzer, requested_attributes, similarity_from_cosine
+from ..collections import Box, Collection, FaceMatch, NewFace, StoredFace, collection_service
+from ..collections.pagination import decode_token, encode_token
+from ..config import settings
+from ..errors import (
+    InvalidParameterException,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+)
+from ..images import DecodedImage
+from . import RequestContext, operation
+from .image_input import request_image
+from .quality_filter import NEEDED_ATTRIBUTES, quality_reasons
+
+DEFAULT_PAGE = 1000
+MAX_FACES = 4096
+DEFAULT_THRESHOLD = 80.0
+MAX_TAGS = 50
+_ARN = re.compile(r"^arn:aws:rekognition:[^:]*:(?P<account>[^:]+):collection/(?P<id>.+)$")
+
+
+# -- shared pieces (also used by operations/users.py) ----------------------------------------
+def collection_arn(collection: Collection) -> str:
+    return (
+        f"arn:aws:rekognition:{settings().region}:{collection.account_id}"
+        f":collection/{collection.collection_id}"
+    )
+
+
+def requested_collection(request: dict[str, Any], ctx: RequestContext) -> Collection:
+    """The caller's collection named by the request (ResourceNotFoundException if none)."""
+    return collection_service().collection(ctx.account_id, request["CollectionId"])
+
+
+def searchable_collection(request: dict[str, Any], ctx: RequestContext) -> Collection:
+    """The requested collection, checked to hold vectors comparable with this server's model."""
+    collection = requested_collection(request, ctx)
+    if collection.face_model != EMBEDDING_MODEL:
+        raise InvalidParameterException(
+            f"Collection {collection.collection_id} holds faces of model "
+            f"{collection.face_model}; this server embeds with {EMBEDDING_MODEL}"
+        )
+    return collection
+
+
+def face_api(face: StoredFace) -> dict[str, Any]:
+    """Rekognition's Face shape for a stored face."""
+    shaped: dict[str, Any] = {
+        "FaceId": face.face_id,
+        "BoundingBox": face.box.to_api(),
+        "ImageId": face.image_id,
+        "Confidence": face.confidence,
+        "IndexFacesModelVersion": EMBEDDING_MODEL,
+    }
+    if face.external_image_id is not None:
+        shaped["ExternalImageId"] = face.external_image_id
+    if face.user_id is not None:
+        shaped["UserId"] = face.user_id
+    return shaped
+
+
+def page_size(request: dict[str, Any], default: int = DEFAULT_PAGE) -> int:
+    return request.get("MaxResults") or default
+
+
+def analyse_faces(
+    image: DecodedImage, attribute_names: list[str] | None, quality_filter: str
+) -> list[tuple[Any, dict[str, Any], list[str]]]:
+    """(face, FaceDetail with the requested members, quality reasons) per face, largest first."""
+    analyzer = face_analyzer()
+    wanted = requested_attributes(attribute_names)
+    needed = wanted | (NEEDED_ATTRIBUTES if quality_filter != "NONE" else frozenset())
+    results = []
+    for face in analyzer.detect(image):
+        detail = analyzer.face_detail(image, face, needed)
+        reasons = quality_reasons(detail, image.width, image.height, quality_filter)
+        for member in needed - wanted:
+            detail.pop(member, None)
+        results.append((face, detail, reasons))
+    return results
+
+
+def searched_face(
+    image: DecodedImage, quality_filter: str
+) -> tuple[Any, dict[str, Any], list[tuple[dict[str, Any], list[str]]]]:
+    """The largest face passing the filter, its detail, and (detail, reasons) of the others."""
+    faces = analyse_faces(image, None, quality_filter)
+    if not faces:
+        raise InvalidParameterException("There are no faces in the image. Should be at least 1.")
+    passing = [entry for entry in faces if not entry[2]]
+    if not passing:
+        raise InvalidParameterException("No face in the image passed the quality filter")
+    face, detail, _ = passing[0]
+    others = [(d, reasons or ["FACE_NOT_LARGEST"]) for f, d, reasons in faces if f is not face]
+    return face, detail, others
+
+
+def similarity_matches(matches: list[FaceMatch], threshold: float) -> list[tuple[FaceMatch, float]]:
+    scored = [(match, float(similarity_from_cosine(match.cosine))) for match in matches]
+    return [(match, similarity) for match, similarity in scored if similarity >= threshold]
+
+
+def _face_matches(matches: list[FaceMatch], request: dict[str, Any]) -> list[dict[str, Any]]:
+    threshold = request.get("FaceMatchThreshold", DEFAULT_THRESHOLD)
+    return [
+        {"Similarity": similarity, "Face": face_api(match.face)}
+        for match, similarity in similarity_matches(matches, threshold)
+    ]
+
+
+def _check_tags(tags: dict[str, str], existing: int = 0) -> None:
+    if any(key.startswith("aws:") for key in tags):
+        raise InvalidParameterException("Tag keys starting with aws: are reserved")
+    if existing + len(tags) > MAX_TAGS:
+        raise ServiceQuotaExceededException(f"A resource can have at most {MAX_TAGS} tags")
+
+
+# -- collections -----------------------------------------------------------------------------
+@operation("CreateCollection")
+def create_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    tags = request.get("Tags") or {}
+    _check_tags(tags)
+    collection = collection_service().create_collection(
+        ctx.account_id, request["CollectionId"], EMBEDDING_MODEL, tags
+    )
+    return {
+        "StatusCode": 200,
+        "CollectionArn": collection_arn(collection),
+        "FaceModelVersion": collection.face_model,
+    }
+
+
+@operation("DescribeCollection")
+def describe_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection = requested_collection(request, ctx)
+    face_count, user_count = collection_service().store.counts(collection)
+    return {
+        "FaceCount": face_count,
+        "FaceModelVersion": collection.face_model,
+        "CollectionARN": collection_arn(collection),
+        "CreationTimestamp": collection.created_at,
+        "UserCount": user_count,
+    }
+
+
+@operation("ListCollections")
+def list_collections(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    after = decode_token("collections", request.get("NextToken"))
+    limit = page_size(request)
+    found = collection_service().store.list_collections(ctx.account_id, after, limit + 1)
+    page = found[:limit]
+    response: dict[str, Any] = {
+        "CollectionIds": [c.collection_id for c in page],
+        "FaceModelVersions": [c.face_model for c in page],
+    }
+    if len(found) > limit:
+        response["NextToken"] = encode_token("collections", page[-1].pk)
+    return response
+
+
+@operation("DeleteCollection")
+def delete_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection_service().delete_collection(
+        ctx.account_id, request["CollectionId"], reason="DeleteCollection"
+    )
+    return {"StatusCode": 200}
+
+
+# -- faces -----------------------------------------------------------------------------------
+@operation("IndexFaces")
+def index_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection = searchable_collection(request, ctx)
+    image = request_image(request)
+    max_faces = request.get("MaxFaces")
+    faces = analyse_faces(
+        image, request.get("DetectionAttributes"), request.get("QualityFilter", "AUTO")
+    )
+    kept: list[tuple[Any, dict[str, Any]]] = []
+    unindexed: list[dict[str, Any]] = []
+    for face, detail, reasons in faces:  # largest first: MaxFaces keeps the largest
+        if not reasons and max_faces is not None and len(kept) >= max_faces:
+            reasons = ["EXCEEDS_MAX_FACES"]
+        if reasons:
+            unindexed.append({"Reasons": reasons, "FaceDetail": detail})
+        else:
+            kept.append((face, detail))
+    image_id = str(uuid.uuid4())
+    analyzer = face_analyzer()
+    new_faces = [
+        NewFace(
+            embedding=analyzer.embed(image, face),
+            box=Box(
+                detail["BoundingBox"]["Left"],
+                detail["BoundingBox"]["Top"],
+                detail["BoundingBox"]["Width"],
+                detail["BoundingBox"]["Height"],
+            ),
+            confidence=detail["Confidence"],
+            image_id=image_id,
+            external_image_id=request.get("ExternalImageId"),
+        )
+        for face, detail in kept
+    ]
+    stored = collection_service().add_faces(collection, new_faces)
+    return {
+        "FaceRecords": [
+            {"Face": face_api(face), "FaceDetail": detail}
+            for face, (_, detail) in zip(stored, kept, strict=True)
+        ],
+        "FaceModelVersion": collection.face_model,
+        "UnindexedFaces": unindexed,
+    }
+
+
+@operation("ListFaces")
+def list_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection = requested_collection(request, ctx)
+    if request.get("UserId") is not None:
+        collection_service().users.require_user(collection, request["UserId"])
+    after = decode_token("faces", request.get("NextToken"))
+    limit = page_size(request)
+    found = collection_service().store.list_faces(
+        collection, after, limit + 1, request.get("UserId"), request.get("FaceIds")
+    )
+    page = found[:limit]
+    response: dict[str, Any] = {
+        "Faces": [face_api(face) for face in page],
+        "FaceModelVersion": collection.face_model,
+    }
+    if len(found) > limit:
+        response["NextToken"] = encode_token("faces", page[-1].seq)
+    return response
+
+
+@operation("DeleteFaces")
+def delete_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    outcome = collection_service().delete_faces(
+        ctx.account_id, request["CollectionId"], request["FaceIds"], reason="DeleteFaces"
+    )
+    unsuccessful = []
+    for face_id, (user_id, reasons) in outcome.kept.items():
+        entry: dict[str, Any] = {"FaceId": face_id, "Reasons": reasons}
+        if user_id is not None:
+            entry["UserId"] = user_id
+        unsuccessful.append(entry)
+    return {
+        "DeletedFaces": [face.face_id for face in outcome.deleted],
+        "UnsuccessfulFaceDeletions": unsuccessful,
+    }
+
+
+@operation("SearchFaces")
+def search_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection = searchable_collection(request, ctx)
+    matches = collection_service().search_face(
+        collection, request["FaceId"], request.get("MaxFaces", MAX_FACES)
+    )
+    return {
+        "SearchedFaceId": request["FaceId"],
+        "FaceMatches": _face_matches(matches, request),
+        "FaceModelVersion": collection.face_model,
+    }
+
+
+@operation("SearchFacesByImage")
+def search_faces_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection = searchable_collection(request, ctx)
+    image = request_image(request)
+    face, detail, _ = searched_face(image, request.get("QualityFilter", "NONE"))
+    vector = face_analyzer().embed(image, face)
+    matches = collection_service().search(collection, vector, request.get("MaxFaces", MAX_FACES))
+    return {
+        "SearchedFaceBoundingBox": detail["BoundingBox"],
+        "SearchedFaceConfidence": detail["Confidence"],
+        "FaceMatches": _face_matches(matches, request),
+        "FaceModelVersion": collection.face_model,
+    }
+
+
+# -- tags ------------------------------------------------------------------------------------
+def _tagged_collection(request: dict[str, Any], ctx: RequestContext) -> Collection:
+    arn = request["ResourceArn"]
+    match = _ARN.match(arn)
+    if match is None or match["account"] != ctx.account_id:
+        raise ResourceNotFoundException(f"Resource {arn} not found")
+    try:
+        return collection_service().collection(ctx.account_id, match["id"])
+    except ResourceNotFoundException as exc:
+        raise ResourceNotFoundException(f"Resource {arn} not found") from exc
+
+
+@operation("TagResource")
+def tag_resource(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection = _tagged_collection(request, ctx)
+    store = collection_service().store
+    existing = store.tags(collection)
+    _check_tags({k: v for k, v in request["Tags"].items() if k not in existing}, len(existing))
+    store.tag(collection, request["Tags"])
+    return {}
+
+
+@operation("UntagResource")
+def untag_resource(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection_service().store.untag(_tagged_collection(request, ctx), request["TagKeys"])
+    return {}
+
+
+@operation("ListTagsForResource")
+def list_tags_for_resource(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    return {"Tags": collection_service().store.tags(_tagged_collection(request, ctx))}

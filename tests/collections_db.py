@@ -1,0 +1,63 @@
+"""Run a test against both metadata stores: SQLite (default) and PostgreSQL.
+
+Import `store_url` and `account` into a test module (`from tests.collections_db import account,
+store_url  # noqa: F401`). PostgreSQL runs get a throw-away database for the session, dropped
+at the end; they skip when no server answers, except under CI=true where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_SERVER = os.environ.get("OVERSIGHT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    import psycopg
+
+    name = f"oversight_collections_{uuid.uuid4().hex[:12]}"
+    plain = PG_SERVER.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        admin = psycopg.connect(f"{plain}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {PG_SERVER} is unreachable under CI: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_SERVER} is unreachable: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"{PG_SERVER}/{name}"
+        try:
+            yield url
+        finally:
+            from oversight.store.db import _engines
+
+            engine = _engines.pop(url, None)
+            if engine is not None:
+                engine.dispose()
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(
+    request: pytest.FixtureRequest, isolated_data_dir: object, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The configured store URL for this test (OVERSIGHT_DATABASE_URL set for PostgreSQL)."""
+    from oversight.config import settings
+
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("OVERSIGHT_DATABASE_URL", url)
+    settings.cache_clear()
+    return settings().sqlalchemy_url
+
+
+@pytest.fixture
+def account() -> str:
+    """A tenant of its own, so tests sharing a PostgreSQL database never see each other."""
+    return uuid.uuid4().hex[:12]
