@@ -28,7 +28,8 @@ class Settings:
     # Threads each onnxruntime session may use, and how many requests run inference at once.
     inference_threads: int = field(default_factory=_default_threads)
     max_concurrent_inference: int = 2
-    max_request_bytes: int = 8 * 1024 * 1024
+    # HTTP body limit: CompareFaces may carry two 5 MB images, base64-encoded (4/3 larger).
+    max_request_bytes: int = 16 * 1024 * 1024
     request_timeout_seconds: float = 120.0
     # Reject requests whose SigV4 date differs from the server clock by more than this.
     max_clock_skew_seconds: int = 15 * 60

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The real API server, shared by every API test (see tests/api_server.py); import its helpers,
+# never these fixtures, in test modules.
+from tests.api_server import api_server, rekognition  # noqa: F401
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -13,7 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES: tuple[str, ...] = ("governance",)
+_COMMAND_MODULES: tuple[str, ...] = ("server", "keys", "governance")
 
 for _module in _COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}").register(app)

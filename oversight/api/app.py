@@ -1,0 +1,282 @@
+"""The HTTP server: AWS JSON 1.1 on POST /, plus GET /health and GET /metrics.
+
+One request goes: size limit -> X-Amz-Target -> SigV4 -> JSON + model validation -> implemented?
+-> [operation slot] governance admit -> handler -> governance record -> response. Everything that
+blocks (key lookup, decoding, inference, audit writes) runs in worker threads so the event loop
+only moves bytes; at most `max_concurrent_inference` operations run at once and a request that
+waits longer than `request_timeout_seconds` for a slot is throttled rather than queued forever.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import numpy as np
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..config import Settings, settings
+from ..errors import (
+    ImageTooLargeException,
+    InternalServerError,
+    RekognitionError,
+    ThrottlingException,
+    UnknownOperationException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from ..governance import gate
+from ..operations import Handler, RequestContext, registry
+from ..operations.unsupported import unsupported_reasons
+from .auth import Principal, SignedRequest, authenticate
+from .keys import KeyStore
+from .observability import IN_FLIGHT, WAITING, AccessRecord, configure_access_log, finish
+from .service_model import TARGET_PREFIX, operation_model
+from .validation import parse_body, validate_request
+
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+PURPOSE_HEADER = "x-oversight-purpose"
+log = logging.getLogger(__name__)
+
+
+class RequestTimeoutException(RekognitionError):
+    code = "RequestTimeoutException"
+    status = 408
+
+
+class _State:
+    """What the server builds once at startup."""
+
+    def __init__(self, config: Settings, keys: KeyStore) -> None:
+        self.config = config
+        self.keys = keys
+        self.slots = anyio.CapacityLimiter(config.max_concurrent_inference)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return value.timestamp()  # JSON 1.1 timestamps are epoch seconds
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _error_response(error: RekognitionError, request_id: str) -> Response:
+    return JSONResponse(
+        {"__type": error.code, "Message": error.message},
+        status_code=error.status,
+        media_type=JSON_CONTENT_TYPE,
+        headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code},
+    )
+
+
+def _too_large(operation: str | None, limit: int) -> RekognitionError:
+    message = f"Request body exceeds the {limit} byte limit."
+    model = operation_model(operation) if operation else None
+    if model and any(e.name == ImageTooLargeException.code for e in model.error_shapes):
+        return ImageTooLargeException(message)
+    return ValidationException(message)
+
+
+async def _read_body(request: Request, operation: str | None, limit: int, timeout: float) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(operation, limit)
+    chunks: list[bytes] = []
+    size = 0
+    with anyio.move_on_after(timeout) as scope:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(operation, limit)
+            chunks.append(chunk)
+    if scope.cancelled_caught:
+        raise RequestTimeoutException(f"Request body not received within {timeout} seconds.")
+    return b"".join(chunks)
+
+
+def _operation_name(request: Request) -> str:
+    target = request.headers.get("x-amz-target", "")
+    name = target.removeprefix(TARGET_PREFIX)
+    if not target.startswith(TARGET_PREFIX) or operation_model(name) is None:
+        raise UnknownOperationException(f"Unknown operation: X-Amz-Target {target[:200]!r}.")
+    return name
+
+
+def _handler_for(name: str) -> Handler:
+    handler = registry().get(name)
+    if handler is None:
+        reason = unsupported_reasons().get(name, "not implemented yet")
+        raise UnsupportedOperationException(
+            f"Oversight does not support {name}: {reason}. See docs/API.md."
+        )
+    return handler
+
+
+def _authenticate(state: _State, request: Request, body: bytes) -> Principal:
+    signed = SignedRequest(
+        method=request.method,
+        host=request.headers.get("host", ""),
+        raw_path=request.scope.get("raw_path", b"/").decode("latin-1"),
+        query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+    )
+    return authenticate(
+        signed,
+        state.keys,
+        now=datetime.now(UTC),
+        max_skew=timedelta(seconds=state.config.max_clock_skew_seconds),
+    )
+
+
+def _run(handler: Handler, ctx: RequestContext, name: str, request: dict[str, Any]) -> bytes:
+    """Admit, run and audit one operation; the audit record is written before any answer."""
+    response: dict[str, Any] | None = None
+    error: RekognitionError | None = None
+    try:
+        gate.admit(ctx, name, request)
+        response = handler(request, ctx)
+    except RekognitionError as exc:
+        error = exc
+    except Exception:  # a handler bug must still be audited and answered, never crash the server
+        log.exception("operation %s failed (request %s)", name, ctx.request_id)
+        error = InternalServerError(f"Internal error; request id {ctx.request_id}.")
+    gate.record(ctx, name, request, response, error)
+    if error is not None:
+        raise error
+    return json.dumps(response, default=_json_default).encode()
+
+
+async def _call_operation(
+    state: _State, handler: Handler, ctx: RequestContext, name: str, request: dict[str, Any]
+) -> bytes:
+    acquired = False
+    WAITING.inc()
+    try:
+        with anyio.move_on_after(state.config.request_timeout_seconds):
+            await state.slots.acquire()
+            acquired = True
+    finally:
+        WAITING.dec()
+    if not acquired:
+        raise ThrottlingException("Too many concurrent requests; retry later.")
+    try:
+        return await anyio.to_thread.run_sync(_run, handler, ctx, name, request)
+    finally:
+        state.slots.release()
+
+
+async def rekognition(request: Request) -> Response:
+    state: _State = request.app.state.oversight
+    record = AccessRecord(
+        request_id=str(uuid.uuid4()),
+        remote=request.client.host if request.client else "",
+        started=time.perf_counter(),
+    )
+    IN_FLIGHT.inc()
+    try:
+        response = await _dispatch(state, request, record)
+    except RekognitionError as error:
+        record.status, record.error = error.status, error.code
+        response = _error_response(error, record.request_id)
+    except ClientDisconnect:
+        # Nobody is left to answer; 499 is what the access log calls it (nginx's convention).
+        record.status, record.error = 499, "ClientDisconnect"
+        response = Response(status_code=499)
+    finally:
+        IN_FLIGHT.dec()
+    record.bytes_out = int(response.headers.get("content-length", 0))
+    finish(record)
+    return response
+
+
+async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Response:
+    name = _operation_name(request)
+    record.operation = name
+    body = await _read_body(
+        request, name, state.config.max_request_bytes, state.config.request_timeout_seconds
+    )
+    record.bytes_in = len(body)
+    principal = await anyio.to_thread.run_sync(_authenticate, state, request, body)
+    record.access_key_id, record.account_id = principal.access_key_id, principal.account_id
+    model = operation_model(name)
+    assert model is not None  # _operation_name checked it
+    validated = await anyio.to_thread.run_sync(validate_request, model, parse_body(body))
+    handler = _handler_for(name)
+    ctx = RequestContext(
+        account_id=principal.account_id,
+        access_key_id=principal.access_key_id,
+        purpose=request.headers.get(PURPOSE_HEADER),
+        request_id=record.request_id,
+    )
+    payload = await _call_operation(state, handler, ctx, name, validated)
+    return Response(
+        payload,
+        media_type=JSON_CONTENT_TYPE,
+        headers={"x-amzn-RequestId": record.request_id},
+    )
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    error = UnknownOperationException(
+        f"{request.method} {request.url.path} is not an endpoint: send AWS JSON 1.1 to POST /."
+    )
+    response = _error_response(error, str(uuid.uuid4()))
+    response.status_code = 404
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # Reached only through a bug outside an operation (those are answered in `_run`).
+    return _error_response(InternalServerError("Internal error."), str(uuid.uuid4()))
+
+
+def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> Starlette:
+    """The ASGI application; `keys` and `config` default to the configured data directory."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configure_access_log()
+        resolved = config or settings()
+        store = keys or await anyio.to_thread.run_sync(KeyStore.default)
+        await anyio.to_thread.run_sync(registry)  # import handler modules before the first call
+        app.state.oversight = _State(resolved, store)
+        yield
+
+    return Starlette(
+        routes=[
+            Route("/", rekognition, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        exception_handlers={  # type: ignore[dict-item]
+            404: not_found,
+            405: not_found,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+

@@ -1,0 +1,183 @@
+"""The real server for API tests: `oversight serve` on a free port, shared by the whole session.
+
+Fixtures (registered in tests/conftest.py, usable from any test module):
+- `api_server`: the running server (`url`, `data_dir`, the first-start key, `env` for CLI calls).
+- `rekognition`: a boto3 Rekognition client signed with that key.
+
+Helpers: `client(server, key_id, secret)` for other keys, `aws(server, *args)` runs the AWS CLI,
+`oversight_cli(server, *args)` runs `oversight` against the server's data directory.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BIN = Path(sys.executable).parent
+REGION = "us-east-1"
+_START_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    url: str
+    data_dir: Path
+    access_key_id: str
+    secret_access_key: str
+    log_path: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for subprocesses that share the server's store."""
+        return {**os.environ, "OVERSIGHT_DATA_DIR": str(self.data_dir)}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"oversight serve exited: {log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"oversight serve did not become healthy: {log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    root = tmp_path_factory.mktemp("api-server")
+    data_dir = root / "oversight-data"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = root / "server.log"
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(data_dir)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "oversight"), "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, process, log_path)
+        credentials = configparser.ConfigParser()
+        credentials.read(data_dir / "credentials")
+        yield ApiServer(
+            url=url,
+            data_dir=data_dir,
+            access_key_id=credentials["default"]["aws_access_key_id"],
+            secret_access_key=credentials["default"]["aws_secret_access_key"],
+            log_path=log_path,
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def client(server: ApiServer, key_id: str, secret: str, **config: Any) -> Any:
+    """A boto3 Rekognition client for `server` signing with the given key (no retries)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "rekognition",
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, **config),
+    )
+
+
+@pytest.fixture(scope="session")
+def rekognition(api_server: ApiServer) -> Any:
+    return client(api_server, api_server.access_key_id, api_server.secret_access_key)
+
+
+def aws(server: ApiServer, *args: str, key: tuple[str, str] | None = None) -> tuple[int, Any, str]:
+    """Run `aws rekognition ARGS` against `server`: (exit code, parsed JSON stdout, stderr)."""
+    key_id, secret = key or (server.access_key_id, server.secret_access_key)
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    done = subprocess.run(
+        [str(BIN / "aws"), "rekognition", *args, "--endpoint-url", server.url, "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    parsed = json.loads(done.stdout) if done.stdout.strip() else None
+    return done.returncode, parsed, done.stderr
+
+
+def oversight_cli(server: ApiServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `oversight` command on the server's data directory."""
+    return subprocess.run(
+        [str(BIN / "oversight"), *args],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def signed_post(
+    server: ApiServer,
+    body: bytes,
+    target: str = "RekognitionService.DetectFaces",
+    key: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    tamper: bytes | None = None,
+) -> Any:
+    """POST `body` signed by botocore's SigV4 (optionally sending `tamper` instead once signed)."""
+    import httpx
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key_id, secret = key or (server.access_key_id, server.secret_access_key)
+    request = AWSRequest(
+        method="POST",
+        url=f"{server.url}/",
+        data=body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": target,
+            **(headers or {}),
+        },
+    )
+    SigV4Auth(Credentials(key_id, secret), "rekognition", REGION).add_auth(request)
+    return httpx.post(
+        f"{server.url}/",
+        content=body if tamper is None else tamper,
+        headers=dict(request.headers.items()),
+        timeout=120,
+    )
