@@ -11,9 +11,15 @@ after a refusal still leaves the refusal in the log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from ..errors import InvalidParameterException, RekognitionError, ThrottlingException
+from ..errors import (
+    InternalServerError,
+    InvalidParameterException,
+    RekognitionError,
+    ThrottlingException,
+)
 from ..operations.context import RequestContext
 from . import audit
 from .policy import DEFAULT_KEY, PolicyRefusal, get_policy
@@ -69,6 +75,23 @@ def record(
     if getattr(error, "recorded", False) or operation not in BIOMETRIC_OPERATIONS:
         return
     audit.write(operation_fields(ctx, operation, request, response, error))
+
+
+def governed(
+    ctx: RequestContext, operation: str, request: dict[str, Any], run: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Admit, run and record one operation outside the API server (CLI, Python callers)."""
+    admit(ctx, operation, request)
+    try:
+        response = run()
+    except RekognitionError as exc:
+        record(ctx, operation, request, None, exc)
+        raise
+    except Exception:
+        record(ctx, operation, request, None, InternalServerError("the operation failed"))
+        raise
+    record(ctx, operation, request, response, None)
+    return response
 
 
 def audit_admin_event(

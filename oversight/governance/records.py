@@ -30,7 +30,7 @@ BIOMETRIC_OPERATIONS = frozenset({
 # Request parameters worth keeping: they decide what a search may return.
 _PARAMETERS = (
     "FaceMatchThreshold", "SimilarityThreshold", "UserMatchThreshold", "MaxFaces", "MaxUsers",
-    "QualityFilter", "FaceId", "UserId", "Name", "JobId",
+    "QualityFilter", "FaceId", "UserId", "Name", "JobId", "Method",
 )
 
 
@@ -82,14 +82,20 @@ def operation_fields(
 
 
 def response_counts(response: dict[str, Any]) -> dict[str, int]:
-    """The length of every list in the response: how many faces were found, matched, etc."""
-    return {key: len(value) for key, value in response.items() if isinstance(value, list)}
+    """The length of every top-level list (faces found, matched, ...) and every top-level count
+    (FaceCount, frames of a redacted video, ...) of the response."""
+    counts = {key: len(value) for key, value in response.items() if isinstance(value, list)}
+    counts.update({
+        key: value for key, value in response.items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    })
+    return counts
 
 
 def response_matches(response: dict[str, Any]) -> list[dict[str, Any]]:
     """Matched face/user ids and their similarities (CompareFaces matches carry no id)."""
     found: list[dict[str, Any]] = []
-    groups = [response.get("FaceMatches"), response.get("UserMatches")]
+    groups = [response.get(k) for k in ("FaceMatches", "UserMatches", "SparedFaces")]
     # GetFaceSearch nests matches per tracked person.
     groups += [p.get("FaceMatches") for p in response.get("Persons") or [] if isinstance(p, dict)]
     for group in groups:
@@ -97,7 +103,8 @@ def response_matches(response: dict[str, Any]) -> list[dict[str, Any]]:
             if not isinstance(match, dict):
                 continue
             entry: dict[str, Any] = {"similarity": match.get("Similarity")}
-            face_id = (match.get("Face") or {}).get("FaceId")
+            # SparedFaces (RedactFaces) carry the id at the top level.
+            face_id = (match.get("Face") or {}).get("FaceId") or match.get("FaceId")
             user_id = (match.get("User") or {}).get("UserId")
             if face_id:
                 entry["face_id"] = face_id

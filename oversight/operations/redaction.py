@@ -1,0 +1,87 @@
+"""RedactFaces (Oversight extension, shapes in extensions.json): blur or pixelate every face."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from PIL import Image as PILImage
+
+from ..analysis import face_analyzer
+from ..collections import collection_service
+from ..images import DecodedImage
+from ..redaction import Region, Spared, SpareRule, redact_image
+from . import operation
+from .collections import searchable_collection, similarity_matches
+from .context import RequestContext
+from .inputs import image_from_request
+
+# A spared face stays visible, so a false match exposes someone who did not consent: the
+# default asks for Similarity 90 (an estimated false-match rate of 1 in 10,000).
+DEFAULT_SPARE_THRESHOLD = 90.0
+
+
+def spare_rule(
+    ctx: RequestContext, collection_id: str | None, threshold: float | None = None
+) -> SpareRule | None:
+    """Spare faces whose best match in the caller's collection reaches `threshold`."""
+    if not collection_id:
+        return None
+    collection = searchable_collection({"CollectionId": collection_id}, ctx)
+    bar = DEFAULT_SPARE_THRESHOLD if threshold is None else threshold
+    analyzer, service = face_analyzer(), collection_service()
+
+    def rule(image: DecodedImage, face: Any) -> Spared | None:
+        found = similarity_matches(service.search(collection, analyzer.embed(image, face), 1), bar)
+        if not found:
+            return None
+        match, similarity = found[0]
+        return Spared(match.face.face_id, similarity)
+
+    return rule
+
+
+def encode_like(image: DecodedImage, rgb: Any) -> bytes:
+    """Encode pixels in the input's format (PNG stays lossless)."""
+    out = io.BytesIO()
+    if image.format == "PNG":
+        PILImage.fromarray(rgb).save(out, format="PNG")
+    else:
+        PILImage.fromarray(rgb).save(out, format="JPEG", quality=95)
+    return out.getvalue()
+
+
+def describe_regions(
+    regions: list[Region], width: int, height: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """RedactedFaces and SparedFaces of the response."""
+    redacted, spared = [], []
+    for region in regions:
+        x, y, w, h = region.box
+        shaped = {
+            "BoundingBox": {"Width": w / width, "Height": h / height,
+                            "Left": x / width, "Top": y / height},
+            "Confidence": region.confidence,
+        }
+        if region.spared is None:
+            redacted.append(shaped)
+        else:
+            spared.append(
+                shaped | {"FaceId": region.spared.face_id, "Similarity": region.spared.similarity}
+            )
+    return redacted, spared
+
+
+@operation("RedactFaces")
+def redact_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    image = image_from_request(request.get("Image"))
+    spare = spare_rule(
+        ctx, request.get("SpareCollectionId"), request.get("SpareFaceMatchThreshold")
+    )
+    result = redact_image(image, request.get("Method", "BLUR"), spare)
+    redacted, spared = describe_regions(result.regions, image.width, image.height)
+    return {
+        "Image": {"Bytes": encode_like(image, result.rgb)},
+        "RedactedFaces": redacted,
+        "SparedFaces": spared,
+    }
