@@ -1,0 +1,62 @@
+"""Report figures. Built on matplotlib's object API (Figure renders with the Agg canvas), so no
+display and no pyplot global state are involved."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .scores import Roc
+
+
+def roc_and_det(curve: Roc, label: str) -> Figure:
+    """ROC (true accepts against false accepts) and DET (both error rates), log axes."""
+    figure = Figure(figsize=(10, 4))
+    roc_axes, det_axes = figure.subplots(1, 2)
+    # Log axes cannot show zero: clip at the smallest rate the data could show.
+    floor = 1.0 / max(10 ** 6, curve.fmr.size)
+    roc_axes.plot(np.clip(curve.fmr, floor, 1), curve.tar, label=label)
+    roc_axes.set(xscale="log", xlabel="false match rate (FMR)", ylabel="true accept rate",
+                 title="ROC")
+    det_axes.plot(np.clip(curve.fmr, floor, 1), np.clip(curve.fnmr, floor, 1), label=label)
+    det_axes.set(xscale="log", yscale="log", xlabel="false match rate (FMR)",
+                 ylabel="false non-match rate (FNMR)", title="DET")
+    for axes in (roc_axes, det_axes):
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend()
+    return figure
+
+
+def score_histogram(genuine: np.ndarray, impostor: np.ndarray, thresholds: list[float],
+                    xlabel: str = "Similarity") -> Figure:
+    """Genuine and impostor score distributions with the operating thresholds marked."""
+    figure = Figure(figsize=(7, 4))
+    axes = figure.subplots()
+    bins = np.linspace(min(np.min(genuine, initial=0), np.min(impostor, initial=0)),
+                       max(np.max(genuine, initial=100), np.max(impostor, initial=100)), 60)
+    axes.hist(impostor, bins=bins, alpha=0.6, density=True, label=f"impostor ({impostor.size})")
+    axes.hist(genuine, bins=bins, alpha=0.6, density=True, label=f"genuine ({genuine.size})")
+    for threshold in thresholds:
+        axes.axvline(threshold, color="k", linestyle=":", linewidth=1)
+    axes.set(xlabel=xlabel, ylabel="density", yscale="log", title="Score distributions")
+    axes.legend()
+    return figure
+
+
+def group_bars(values: dict[str, float | None], title: str, ylabel: str,
+               log: bool = False) -> Figure:
+    """One bar per group; groups with nothing measured are labelled n/a instead of drawn."""
+    figure = Figure(figsize=(7, 3.5))
+    axes = figure.subplots()
+    names = list(values)
+    heights = [values[name] or 0.0 for name in names]
+    bars = axes.bar(names, heights)
+    for bar, name in zip(bars, names, strict=True):
+        if values[name] is None:
+            axes.annotate("n/a", (bar.get_x() + bar.get_width() / 2, 0), ha="center",
+                          va="bottom")
+    if log and any(heights):
+        axes.set_yscale("log")
+    axes.set(title=title, ylabel=ylabel)
+    axes.tick_params(axis="x", labelrotation=30)
+    return figure
