@@ -33,6 +33,22 @@ class Settings:
     request_timeout_seconds: float = 120.0
     # Reject requests whose SigV4 date differs from the server clock by more than this.
     max_clock_skew_seconds: int = 15 * 60
+    # Video: S3-compatible endpoint that Video.S3Object is read from (credentials come from
+    # botocore's usual chain); empty means AWS's own endpoint, unreachable from an offline host.
+    video_s3_endpoint_url: str = ""
+    # Frames analysed per second of stored video, and stored-video jobs run at once.
+    video_sample_fps: float = 3.0
+    video_job_workers: int = 1
+    # Faces are detected on frames scaled down to this longest side (boxes are mapped back and
+    # embeddings use full-resolution pixels): the cost of detection grows with the pixel count.
+    video_detect_max_side: int = 640
+    # A job whose worker has not reported for this long is taken over (resumed) by another.
+    video_job_lease_seconds: float = 30.0
+    # Where AWS resources that Oversight cannot host point to, as "ARN=URL" pairs separated by
+    # whitespace: SNS topics (job notifications -> webhook), Kinesis video streams (stream
+    # processor input -> rtsp://, http:// MJPEG or file://) and Kinesis data streams (match
+    # events -> webhook).
+    endpoint_map: str = ""
 
     @property
     def sqlalchemy_url(self) -> str:

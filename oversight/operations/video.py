@@ -1,0 +1,295 @@
+"""Stored-video jobs: Start* creates a persisted job run by the worker pool, Get* pages its
+results in Rekognition's shapes (timestamps in ms, JobStatus, VideoMetadata, NextToken).
+
+While a job runs, StatusMessage carries its progress ("Analysed 40% of the video"). A finished
+job's NotificationChannel.SNSTopicArn is mapped to a webhook by the `endpoint_map` setting and
+receives Rekognition's completion message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import cv2
+
+from ..analysis import face_analyzer
+from ..analysis.faces import ALL_ATTRIBUTES, DEFAULT_ATTRIBUTES
+from ..analysis.labels import LABEL_MODEL_VERSION
+from ..analysis.moderation import MODERATION_MODEL_VERSION
+from ..analysis.text import TEXT_MODEL_VERSION
+from ..collections import collection_service
+from ..config import settings
+from ..errors import InvalidParameterException
+from ..images import DecodedImage
+from ..store import get_engine
+from ..video.endpoints import endpoint_for
+from ..video.faces import FaceSearcher
+from ..video.inputs import local_video
+from ..video.jobs import IN_PROGRESS, Job, JobStore
+from ..video.pipeline import analyse_video
+from ..video.results import aggregate_segments, page
+from ..video.segments import SegmentFilters, SegmentTask
+from ..video.sources import VideoInfo, probe
+from ..video.tasks import FaceDetectionTask, FaceSearchTask, FrameTask, PerFrameTask
+from ..video.webhooks import post_json
+from ..video.worker import JobRunner, Progress
+from . import call, operation
+from .collections import face_api, searchable_collection, similarity_matches
+from .context import RequestContext
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 80.0
+# Matches kept per tracked face (Rekognition's FaceMatches per person).
+MAX_MATCHES_PER_FACE = 5
+# Segment detection needs consecutive frames to see cuts: analyse up to this many per second.
+SEGMENT_SAMPLE_FPS = 10.0
+# Members of each Get* response that hold the results, and the entry key inside each.
+RESULT_MEMBERS = {
+    "StartFaceDetection": "Faces",
+    "StartFaceSearch": "Persons",
+    "StartLabelDetection": "Labels",
+    "StartTextDetection": "TextDetections",
+    "StartContentModeration": "ModerationLabels",
+    "StartSegmentDetection": "Segments",
+}
+
+
+# -- frame tasks for each Start* operation ---------------------------------------------------
+def _jpeg(image: DecodedImage) -> bytes:
+    ok, data = cv2.imencode(".jpg", image.bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise InvalidParameterException("A video frame could not be encoded")
+    return data.tobytes()
+
+
+def _image_operation(
+    name: str, member: str, extra: dict[str, Any], ctx: RequestContext
+) -> Callable[[DecodedImage], list[dict[str, Any]]]:
+    """Run image operation `name` on a frame; the same code answers images and videos."""
+
+    def analyse(image: DecodedImage) -> list[dict[str, Any]]:
+        return call(name, {"Image": {"Bytes": _jpeg(image)}, **extra}, ctx)[member]
+
+    return analyse
+
+
+def _describe(attributes: frozenset[str]) -> Callable[[DecodedImage, Any], dict[str, Any]]:
+    def describe(image: DecodedImage, face: Any) -> dict[str, Any]:
+        return face_analyzer().face_detail(image, face, attributes)
+
+    return describe
+
+
+def _collection_search(job: Job) -> Callable[[Any], list[dict[str, Any]]]:
+    ctx = RequestContext(account_id=job.account_id)
+    collection = searchable_collection(job.request, ctx)
+    threshold = job.request.get("FaceMatchThreshold", DEFAULT_THRESHOLD)
+
+    def search(vector: Any) -> list[dict[str, Any]]:
+        found = collection_service().search(collection, vector, MAX_MATCHES_PER_FACE)
+        return [
+            {"Similarity": similarity, "Face": face_api(match.face)}
+            for match, similarity in similarity_matches(found, threshold)
+        ]
+
+    return search
+
+
+def _tasks(job: Job, info: VideoInfo) -> tuple[list[FrameTask], float]:
+    """The frame tasks of a job and the frame rate they need."""
+    request, config = job.request, settings()
+    ctx = RequestContext(account_id=job.account_id)
+    fps = config.video_sample_fps
+    max_side = config.video_detect_max_side
+    if job.operation == "StartFaceDetection":
+        attributes = (
+            ALL_ATTRIBUTES if request.get("FaceAttributes") == "ALL" else (DEFAULT_ATTRIBUTES)
+        )
+        return [FaceDetectionTask(_describe(attributes), max_side)], fps
+    if job.operation == "StartFaceSearch":
+        searcher = FaceSearcher(_collection_search(job), max_side)
+        return [FaceSearchTask(searcher, _describe(DEFAULT_ATTRIBUTES))], fps
+    if job.operation == "StartLabelDetection":
+        extra = {"MinConfidence": request.get("MinConfidence", 50.0)}
+        general = (request.get("Settings") or {}).get("GeneralLabels")
+        if general:
+            extra["Settings"] = {"GeneralLabels": general}
+        return [
+            PerFrameTask(_image_operation("DetectLabels", "Labels", extra, ctx), "Labels", "Label")
+        ], fps
+    if job.operation == "StartTextDetection":
+        filters = request.get("Filters") or {}
+        extra = {"Filters": filters} if filters else {}
+        return [
+            PerFrameTask(
+                _image_operation("DetectText", "TextDetections", extra, ctx),
+                "TextDetections",
+                "TextDetection",
+            )
+        ], fps
+    if job.operation == "StartContentModeration":
+        extra = {"MinConfidence": request.get("MinConfidence", 50.0)}
+        return [
+            PerFrameTask(
+                _image_operation("DetectModerationLabels", "ModerationLabels", extra, ctx),
+                "ModerationLabels",
+                "ModerationLabel",
+            )
+        ], fps
+    if job.operation == "StartSegmentDetection":
+        filters = SegmentFilters.from_request(request.get("Filters"))
+        task = SegmentTask(info, list(request["SegmentTypes"]), filters)
+        return [task], SEGMENT_SAMPLE_FPS
+    raise InvalidParameterException(f"{job.operation} is not a video job")
+
+
+def execute(job: Job, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run a claimed job to the end: (VideoMetadata, results)."""
+    with local_video(job.source) as path:
+        info = probe(path)
+        tasks, fps = _tasks(job, info)
+        analyse_video(path, tasks, fps, progress, info)
+    results: dict[str, Any] = {"SampledFramesPerSecond": min(fps, info.frame_rate)}
+    for task in tasks:
+        results.update(task.results())
+    return info.to_api(), results
+
+
+# -- notifications ---------------------------------------------------------------------------
+def notify(job: Job) -> None:
+    """POST Rekognition's completion message to the webhook the SNS topic is mapped to."""
+    channel = job.request.get("NotificationChannel")
+    if not channel:
+        return
+    s3 = job.source.get("S3Object") or {}
+    message = {
+        "JobId": job.job_id,
+        "Status": job.status,
+        "API": job.operation.removeprefix("Start"),
+        "JobTag": job.request.get("JobTag"),
+        "Timestamp": int(datetime.now(UTC).timestamp() * 1000),
+        "Video": {"S3ObjectName": s3.get("Name"), "S3Bucket": s3.get("Bucket")},
+    }
+    post_json(endpoint_for(channel["SNSTopicArn"], "SNS topic"), message)
+
+
+# -- the runner ------------------------------------------------------------------------------
+_runners: dict[str, JobRunner] = {}
+_runners_lock = threading.Lock()
+
+
+def job_runner() -> JobRunner:
+    """The process's worker pool for the configured store (created on first use)."""
+    config = settings()
+    with _runners_lock:
+        runner = _runners.get(config.sqlalchemy_url)
+        if runner is None:
+            runner = JobRunner(
+                JobStore(get_engine(config.sqlalchemy_url)),
+                execute,
+                workers=config.video_job_workers,
+                lease_seconds=config.video_job_lease_seconds,
+                on_finished=notify,
+            )
+            _runners[config.sqlalchemy_url] = runner
+        return runner
+
+
+def resume_jobs() -> None:
+    """Server start: take over jobs a stopped server left unfinished (see video/worker.py)."""
+    job_runner().start_resuming()
+
+
+def stop_jobs() -> None:
+    """Server stop: running jobs hand their lease back so the next start resumes them."""
+    with _runners_lock:
+        runners = list(_runners.values())
+        _runners.clear()
+    for runner in runners:
+        runner.shutdown()
+
+
+def submit_job(
+    operation_name: str, request: dict[str, Any], source: dict[str, Any], ctx: RequestContext
+) -> Job:
+    """Create (or find, for a repeated ClientRequestToken) a job and queue it."""
+    if request.get("NotificationChannel"):
+        endpoint_for(request["NotificationChannel"]["SNSTopicArn"], "SNS topic")
+    runner = job_runner()
+    job, created = runner.store.create(ctx.account_id, operation_name, request, source)
+    if created:
+        runner.submit(job.job_id)
+    return job
+
+
+def _start(operation_name: str) -> Callable[[dict[str, Any], RequestContext], dict[str, Any]]:
+    def start(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        video = request.get("Video") or {}
+        if "S3Object" not in video:
+            raise InvalidParameterException("Video.S3Object is required")
+        if operation_name == "StartFaceSearch":
+            searchable_collection(request, ctx)
+        return {
+            "JobId": submit_job(
+                operation_name, request, {"S3Object": video["S3Object"]}, ctx
+            ).job_id
+        }
+
+    return start
+
+
+# -- Get* ------------------------------------------------------------------------------------
+def job_response(job: Job, request: dict[str, Any]) -> dict[str, Any]:
+    """The Get* response for a job: status, metadata and a page of results."""
+    response: dict[str, Any] = {"JobStatus": job.status, "JobId": job.job_id}
+    if job.request.get("JobTag"):
+        response["JobTag"] = job.request["JobTag"]
+    if "S3Object" in job.source:
+        response["Video"] = {"S3Object": job.source["S3Object"]}
+    if job.status == IN_PROGRESS:
+        response["StatusMessage"] = f"Analysed {job.progress:.0f}% of the video"
+        return response
+    if job.status_message:
+        response["StatusMessage"] = job.status_message
+    if job.video_metadata is not None:
+        metadata = job.video_metadata
+        segment_job = job.operation == "StartSegmentDetection"
+        response["VideoMetadata"] = [metadata] if segment_job else metadata
+    results = job.results or {}
+    member = RESULT_MEMBERS[job.operation]
+    entries = results.get(member, [])
+    if request.get("AggregateBy") == "SEGMENTS":
+        entry = "Label" if member == "Labels" else "ModerationLabel"
+        gap = round(1000 / results.get("SampledFramesPerSecond", 1.0))
+        entries = aggregate_segments(entries, entry, gap)
+    if job.results is not None:
+        response.update(page(job.job_id, entries, member, request))
+    if job.operation == "StartSegmentDetection" and "SelectedSegmentTypes" in results:
+        response["SelectedSegmentTypes"] = results["SelectedSegmentTypes"]
+    versions = {
+        "StartLabelDetection": ("LabelModelVersion", LABEL_MODEL_VERSION),
+        "StartTextDetection": ("TextModelVersion", TEXT_MODEL_VERSION),
+        "StartContentModeration": ("ModerationModelVersion", MODERATION_MODEL_VERSION),
+    }
+    if job.operation in versions:
+        key, version = versions[job.operation]
+        response[key] = version
+    return response
+
+
+def _get(operation_name: str) -> Callable[[dict[str, Any], RequestContext], dict[str, Any]]:
+    def get(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        job = job_runner().store.get(ctx.account_id, request["JobId"], operation_name)
+        return job_response(job, request)
+
+    return get
+
+
+for _start_name in RESULT_MEMBERS:
+    operation(_start_name)(_start(_start_name))
+    operation(_start_name.replace("Start", "Get", 1))(_get(_start_name))

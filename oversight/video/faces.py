@@ -1,0 +1,100 @@
+"""Faces in video frames: detection on a scaled-down copy, then tracking and collection search.
+
+Detection cost grows with the pixel count, so frames are detected at `max_side` pixels and the
+boxes and landmarks mapped back; embeddings and attributes still read full-resolution pixels.
+Each face track is embedded when it appears and, until it matches, again every
+`reembed_every` frames; its best match stands for every frame of the track.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+
+from ..analysis import DetectedFace, face_analyzer
+from ..images import DecodedImage, from_array
+from .tracker import Track, Tracker
+
+# A collection search: embedding -> Rekognition FaceMatch dicts, best first.
+Search = Callable[[Any], list[dict[str, Any]]]
+
+
+def find_faces(image: DecodedImage, max_side: int) -> list[DetectedFace]:
+    """Faces in full-image pixel coordinates, largest first."""
+    scale = max_side / max(image.width, image.height)
+    analyzer = face_analyzer()
+    if scale >= 1.0:
+        return analyzer.detect(image)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    small = from_array(cv2.resize(image.rgb, size, interpolation=cv2.INTER_AREA))
+    return [
+        DetectedFace(
+            box=(face.box[0] / scale, face.box[1] / scale, face.box[2] / scale,
+                 face.box[3] / scale),
+            score=face.score,
+            landmarks5=face.landmarks5 / scale,
+        )
+        for face in analyzer.detect(small)
+    ]
+
+
+def track_faces(tracker: Tracker, frame_number: int, faces: list[DetectedFace]) -> list[Track]:
+    return tracker.update(frame_number, [face.box for face in faces])
+
+
+@dataclass
+class Identity:
+    """What a face track has been matched to so far."""
+
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    embedded_at: int = -1
+    matched_at: int | None = None
+
+    @property
+    def best_similarity(self) -> float:
+        return float(self.matches[0]["Similarity"]) if self.matches else 0.0
+
+
+@dataclass(frozen=True)
+class SearchedFace:
+    face: DetectedFace
+    track: Track
+    identity: Identity
+    newly_matched: bool
+
+
+class FaceSearcher:
+    """Detect, track and identify faces frame after frame against one collection."""
+
+    def __init__(self, search: Search, max_side: int, reembed_every: int = 3,
+                 tracker: Tracker | None = None) -> None:
+        self._search = search
+        self._max_side = max_side
+        self._reembed_every = reembed_every
+        self._tracker = tracker or Tracker()
+        self._frames = 0
+
+    def process(self, image: DecodedImage) -> list[SearchedFace]:
+        number = self._frames
+        self._frames += 1
+        faces = find_faces(image, self._max_side)
+        tracks = track_faces(self._tracker, number, faces)
+        found = []
+        for face, track in zip(faces, tracks, strict=True):
+            identity: Identity = track.data.setdefault("identity", Identity())
+            newly = False
+            due = identity.embedded_at < 0 or (
+                not identity.matches and number - identity.embedded_at >= self._reembed_every
+            )
+            if due:
+                identity.embedded_at = number
+                matches = self._search(face_analyzer().embed(image, face))
+                if matches and float(matches[0]["Similarity"]) > identity.best_similarity:
+                    newly = not identity.matches
+                    identity.matches = matches
+                    identity.matched_at = number
+            found.append(SearchedFace(face, track, identity, newly))
+        return found

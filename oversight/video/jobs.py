@@ -1,0 +1,239 @@
+"""The job store: stored-video jobs in the metadata store, with idempotency and worker leases.
+
+A job is IN_PROGRESS from creation until a worker finishes it (SUCCEEDED or FAILED). A worker
+holds a lease (`owner`, refreshed `heartbeat_at`); a job whose owner is gone is claimed again by
+another worker, so a restart resumes it instead of leaving it IN_PROGRESS forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select, update
+
+from ..errors import IdempotentParameterMismatchException, ResourceNotFoundException
+from .tables import video_jobs
+
+IN_PROGRESS, SUCCEEDED, FAILED = "IN_PROGRESS", "SUCCEEDED", "FAILED"
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    account_id: str
+    operation: str
+    status: str
+    status_message: str | None
+    request: dict[str, Any]
+    source: dict[str, Any]
+    video_metadata: dict[str, Any] | None
+    results: dict[str, Any] | None
+    progress: float
+    cancel_requested: bool
+    attempts: int
+    owner: str | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        job_id=row.job_id,
+        account_id=row.account_id,
+        operation=row.operation,
+        status=row.status,
+        status_message=row.status_message,
+        request=row.request,
+        source=row.source,
+        video_metadata=row.video_metadata,
+        results=row.results,
+        progress=row.progress,
+        cancel_requested=bool(row.cancel_requested),
+        attempts=int(row.attempts),
+        owner=row.owner,
+        heartbeat_at=_aware(row.heartbeat_at),
+        created_at=_aware(row.created_at),
+    )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands timezone-aware columns back naive; they were stored in UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def request_hash(operation: str, request: dict[str, Any]) -> str:
+    """What makes two requests with one ClientRequestToken the same request."""
+    body = {k: v for k, v in request.items() if k != "ClientRequestToken"}
+    canonical = json.dumps([operation, body], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class JobStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self,
+        account_id: str,
+        operation: str,
+        request: dict[str, Any],
+        source: dict[str, Any],
+    ) -> tuple[Job, bool]:
+        """A new IN_PROGRESS job, or the one an earlier request with the same token made.
+
+        Returns (job, created). The same ClientRequestToken with other parameters is refused.
+        """
+        token = request.get("ClientRequestToken")
+        digest = request_hash(operation, request)
+        with self.engine.begin() as connection:
+            if token:
+                row = connection.execute(
+                    select(video_jobs).where(
+                        video_jobs.c.account_id == account_id,
+                        video_jobs.c.operation == operation,
+                        video_jobs.c.client_request_token == token,
+                    )
+                ).first()
+                if row is not None:
+                    if row.request_hash != digest:
+                        raise IdempotentParameterMismatchException(
+                            f"ClientRequestToken {token} was used with other parameters"
+                        )
+                    return _job(row), False
+            values = {
+                "job_id": uuid.uuid4().hex,
+                "account_id": account_id,
+                "operation": operation,
+                "status": IN_PROGRESS,
+                "status_message": None,
+                "client_request_token": token,
+                "request_hash": digest,
+                "request": request,
+                "source": source,
+                "progress": 0.0,
+                "cancel_requested": False,
+                "attempts": 0,
+                "created_at": datetime.now(UTC),
+            }
+            connection.execute(video_jobs.insert().values(**values))
+            row = connection.execute(
+                select(video_jobs).where(video_jobs.c.job_id == values["job_id"])
+            ).one()
+        return _job(row), True
+
+    def get(self, account_id: str, job_id: str, operation: str | None = None) -> Job:
+        """The caller's job (ResourceNotFoundException for another account's or kind's)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(video_jobs).where(
+                    video_jobs.c.job_id == job_id, video_jobs.c.account_id == account_id
+                )
+            ).first()
+        if row is None or (operation is not None and row.operation != operation):
+            raise ResourceNotFoundException(f"Job {job_id} was not found")
+        return _job(row)
+
+    def claim(self, job_id: str, owner: str, stale_before: datetime | None = None) -> Job | None:
+        """Take the lease of an unfinished job that nobody (live) holds; None if taken."""
+        free = video_jobs.c.owner.is_(None)
+        if stale_before is not None:
+            free = or_(free, video_jobs.c.heartbeat_at < stale_before)
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            taken = connection.execute(
+                update(video_jobs)
+                .where(and_(video_jobs.c.job_id == job_id, video_jobs.c.status == IN_PROGRESS,
+                            free))
+                .values(owner=owner, heartbeat_at=now, attempts=video_jobs.c.attempts + 1)
+            ).rowcount
+            if not taken:
+                return None
+            row = connection.execute(select(video_jobs).where(video_jobs.c.job_id == job_id)).one()
+        return _job(row)
+
+    def unfinished(self) -> list[Job]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(video_jobs).where(video_jobs.c.status == IN_PROGRESS)
+                .order_by(video_jobs.c.created_at)
+            ).all()
+        return [_job(row) for row in rows]
+
+    def heartbeat(self, job_id: str, owner: str, progress: float) -> bool:
+        """Refresh the lease and progress; False when the lease was lost or cancel requested."""
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                update(video_jobs)
+                .where(video_jobs.c.job_id == job_id, video_jobs.c.owner == owner,
+                       video_jobs.c.status == IN_PROGRESS)
+                .values(heartbeat_at=datetime.now(UTC), progress=progress)
+            ).rowcount
+            if not updated:
+                return False
+            cancel = connection.execute(
+                select(video_jobs.c.cancel_requested).where(video_jobs.c.job_id == job_id)
+            ).scalar_one()
+        return not cancel
+
+    def release(self, job_id: str, owner: str) -> None:
+        """Give the lease back (clean shutdown) so the next worker resumes the job at once."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(video_jobs)
+                .where(video_jobs.c.job_id == job_id, video_jobs.c.owner == owner,
+                       video_jobs.c.status == IN_PROGRESS)
+                .values(owner=None)
+            )
+
+    def finish(
+        self,
+        job_id: str,
+        owner: str | None,
+        status: str,
+        message: str | None = None,
+        video_metadata: dict[str, Any] | None = None,
+        results: dict[str, Any] | None = None,
+    ) -> bool:
+        """End a job; only its lease holder may (owner None: whoever holds it). False if lost."""
+        condition = [video_jobs.c.job_id == job_id, video_jobs.c.status == IN_PROGRESS]
+        if owner is not None:
+            condition.append(video_jobs.c.owner == owner)
+        with self.engine.begin() as connection:
+            return bool(
+                connection.execute(
+                    update(video_jobs)
+                    .where(*condition)
+                    .values(
+                        status=status,
+                        status_message=message,
+                        video_metadata=video_metadata,
+                        results=results,
+                        progress=100.0 if status == SUCCEEDED else video_jobs.c.progress,
+                        finished_at=datetime.now(UTC),
+                        owner=None,
+                    )
+                ).rowcount
+            )
+
+    def request_cancel(self, account_id: str, job_id: str) -> Job:
+        """Ask the job's worker to stop; an unclaimed job fails at once."""
+        job = self.get(account_id, job_id)
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(video_jobs).where(video_jobs.c.job_id == job_id)
+                .values(cancel_requested=True)
+            )
+        if job.status == IN_PROGRESS and job.owner is None:
+            self.finish(job_id, None, FAILED, "Cancelled before it started")
+        return self.get(account_id, job_id)
+
+
+def lease_cutoff(lease_seconds: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=lease_seconds)
