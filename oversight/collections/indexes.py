@@ -72,7 +72,8 @@ class IndexRegistry:
         """(inner products, face seqs) of the `k` nearest faces; `collection` freshly read."""
         entry = self._entry(collection)
         with entry.lock:
-            if entry.index is None or entry.revision != collection.revision:
+            # An index ahead of the caller's snapshot (a write committed since) is fine.
+            if entry.index is None or entry.revision < collection.revision:
                 self._reconcile(collection, entry, query.shape[-1])
             index = entry.index
         assert index is not None
@@ -96,8 +97,10 @@ class IndexRegistry:
     def _reconcile(self, collection: Collection, entry: _Entry, dim: int) -> None:
         if entry.index is None:
             entry.index, entry.revision = self._load(collection, dim)
+        if self.store.revision(collection) in (None, entry.revision):
+            return
         seqs, revision = self.store.face_seqs(collection)
-        if revision is None or revision == entry.revision:
+        if revision is None:
             return
         index = entry.index
         have = index.ids()

@@ -78,11 +78,10 @@ def page_size(request: dict[str, Any], default: int = DEFAULT_PAGE) -> int:
 
 
 def analyse_faces(
-    image: DecodedImage, attribute_names: list[str] | None, quality_filter: str
+    image: DecodedImage, wanted: frozenset[str], quality_filter: str
 ) -> list[tuple[Any, dict[str, Any], list[str]]]:
-    """(face, FaceDetail with the requested members, quality reasons) per face, largest first."""
+    """(face, FaceDetail with the `wanted` members, quality reasons) per face, largest first."""
     analyzer = face_analyzer()
-    wanted = requested_attributes(attribute_names)
     needed = wanted | (NEEDED_ATTRIBUTES if quality_filter != "NONE" else frozenset())
     results = []
     for face in analyzer.detect(image):
@@ -95,10 +94,10 @@ def analyse_faces(
 
 
 def searched_face(
-    image: DecodedImage, quality_filter: str
+    image: DecodedImage, quality_filter: str, wanted: frozenset[str] = frozenset()
 ) -> tuple[Any, dict[str, Any], list[tuple[dict[str, Any], list[str]]]]:
     """The largest face passing the filter, its detail, and (detail, reasons) of the others."""
-    faces = analyse_faces(image, None, quality_filter)
+    faces = analyse_faces(image, wanted, quality_filter)
     if not faces:
         raise InvalidParameterException("There are no faces in the image. Should be at least 1.")
     passing = [entry for entry in faces if not entry[2]]
@@ -187,7 +186,9 @@ def index_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     image = request_image(request)
     max_faces = request.get("MaxFaces")
     faces = analyse_faces(
-        image, request.get("DetectionAttributes"), request.get("QualityFilter", "AUTO")
+        image,
+        requested_attributes(request.get("DetectionAttributes")),
+        request.get("QualityFilter", "AUTO"),
     )
     kept: list[tuple[Any, dict[str, Any]]] = []
     unindexed: list[dict[str, Any]] = []

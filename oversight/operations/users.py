@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import face_analyzer, similarity_from_cosine
+from ..analysis import face_analyzer, requested_attributes, similarity_from_cosine
 from ..collections import Collection, collection_service
 from ..collections.pagination import decode_token, encode_token
 from ..collections.user_store import request_digest
@@ -254,7 +254,9 @@ def search_users(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
 def search_users_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = searchable_collection(request, ctx)
     image = request_image(request)
-    face, detail, others = searched_face(image, request.get("QualityFilter", "NONE"))
+    face, detail, others = searched_face(
+        image, request.get("QualityFilter", "NONE"), requested_attributes(None)
+    )
     vector = face_analyzer().embed(image, face)
     return {
         "UserMatches": _user_matches(collection, vector, request),
