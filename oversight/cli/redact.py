@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from PIL import Image as PILImage
 from tqdm import tqdm
 
 from ..errors import InvalidParameterException
 from ..governance.gate import governed
 from ..images import load_image
 from ..operations.context import LOCAL_ACCOUNT, RequestContext
-from ..operations.redaction import describe_regions, spare_rule
+from ..operations.redaction import describe_regions, encoder, spare_rule
 from ..redaction import check_method, redact_image
 from ..redaction.video import redact_video
 from .output import print_json, run_reporting_errors
@@ -25,8 +24,9 @@ def _redact_image_file(source: Path, target: Path, method: str, spare: Any) -> d
     if target.suffix.lower() not in IMAGE_SUFFIXES:
         raise InvalidParameterException(f"write the redacted image as {', '.join(IMAGE_SUFFIXES)}")
     image = load_image(source)
-    result = redact_image(image, method, spare)
-    PILImage.fromarray(result.rgb).save(target, quality=95)
+    png = target.suffix.lower() == ".png"
+    result = redact_image(image, method, spare, encoder("PNG" if png else "JPEG"))
+    target.write_bytes(result.encoded or b"")
     redacted, spared = describe_regions(result.regions, image.width, image.height)
     return {"Output": str(target), "RedactedFaces": redacted, "SparedFaces": spared}
 

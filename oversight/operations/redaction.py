@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import numpy as np
 from PIL import Image as PILImage
 
 from ..analysis import face_analyzer
 from ..collections import collection_service
 from ..images import DecodedImage
-from ..redaction import Region, Spared, SpareRule, redact_image
+from ..redaction import Encoder, Region, Spared, SpareRule, redact_image
 from . import operation
 from .collections import searchable_collection, similarity_matches
 from .context import RequestContext
@@ -41,14 +42,18 @@ def spare_rule(
     return rule
 
 
-def encode_like(image: DecodedImage, rgb: Any) -> bytes:
-    """Encode pixels in the input's format (PNG stays lossless)."""
-    out = io.BytesIO()
-    if image.format == "PNG":
-        PILImage.fromarray(rgb).save(out, format="PNG")
-    else:
-        PILImage.fromarray(rgb).save(out, format="JPEG", quality=95)
-    return out.getvalue()
+def encoder(image_format: str) -> Encoder:
+    """Encode pixels as PNG (lossless) or JPEG."""
+
+    def encode(rgb: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        if image_format == "PNG":
+            PILImage.fromarray(rgb).save(out, format="PNG")
+        else:
+            PILImage.fromarray(rgb).save(out, format="JPEG", quality=95)
+        return out.getvalue()
+
+    return encode
 
 
 def describe_regions(
@@ -59,8 +64,12 @@ def describe_regions(
     for region in regions:
         x, y, w, h = region.box
         shaped = {
-            "BoundingBox": {"Width": w / width, "Height": h / height,
-                            "Left": x / width, "Top": y / height},
+            "BoundingBox": {
+                "Width": w / width,
+                "Height": h / height,
+                "Left": x / width,
+                "Top": y / height,
+            },
             "Confidence": region.confidence,
         }
         if region.spared is None:
@@ -78,10 +87,12 @@ def redact_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     spare = spare_rule(
         ctx, request.get("SpareCollectionId"), request.get("SpareFaceMatchThreshold")
     )
-    result = redact_image(image, request.get("Method", "BLUR"), spare)
+    result = redact_image(
+        image, request.get("Method", "BLUR"), spare, encoder(image.format)
+    )
     redacted, spared = describe_regions(result.regions, image.width, image.height)
     return {
-        "Image": {"Bytes": encode_like(image, result.rgb)},
+        "Image": {"Bytes": result.encoded},
         "RedactedFaces": redacted,
         "SparedFaces": spared,
     }

@@ -16,13 +16,17 @@ import numpy as np
 
 from ..analysis import DetectedFace, face_analyzer
 from ..errors import InvalidParameterException
-from ..images import DecodedImage, from_array
+from ..images import DecodedImage, decode_image, from_array
+from ..models.yunet import YuNet
 
 METHODS = ("BLUR", "PIXELATE")
+# Redaction keeps detections down to this score (the analyzer's own cut is 0.5).
+RECALL_SCORE = 0.3
 # Faces are widened by this fraction on each side: hairline, ears and chin identify too.
 MARGIN = 0.25
-# Re-detection passes after the first: blur/pixelate harder, then fill the region flat.
-_EXTRA_PASSES = 2
+# Re-detection passes after the first: blur/pixelate harder, then fill the regions flat.
+_EXTRA_PASSES = 3
+_FILL = 3
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels, clipped to the image
 
@@ -48,6 +52,11 @@ class Region:
 class Redaction:
     rgb: np.ndarray
     regions: list[Region]
+    # The delivered bytes, when an encoder was given (what the last check ran on).
+    encoded: bytes | None = None
+
+
+Encoder = Callable[[np.ndarray], bytes]
 
 
 def check_method(method: str) -> str:
@@ -66,17 +75,18 @@ def widened(box: tuple[float, float, float, float], width: int, height: int) -> 
 
 
 def obscure(rgb: np.ndarray, boxes: Sequence[Box], method: str, strength: int = 1) -> None:
-    """Blur or pixelate `boxes` of `rgb` in place; `strength` above 2 fills them flat."""
+    """Blur or pixelate `boxes` of `rgb` in place; `strength` _FILL fills them flat."""
     for x, y, w, h in boxes:
         if w < 2 or h < 2:
             continue
         patch = rgb[y : y + h, x : x + w]
-        if strength > 2:
+        if strength >= _FILL:
             patch[:] = patch.reshape(-1, 3).mean(axis=0).astype(np.uint8)
             continue
         # Shrinking to a few cells across the face destroys identity at a cost independent of
         # the face size (a plain Gaussian blur that strong needs a kernel half the face wide).
-        cells = (6 if method == "PIXELATE" else 8) // strength
+        # Small faces get fewer cells: six 3-pixel cells still look like a face to a detector.
+        cells = max(1, max(2, min(6 if method == "PIXELATE" else 8, w // 8)) // strength)
         small = cv2.resize(
             patch, (cells, max(1, round(cells * h / w))), interpolation=cv2.INTER_AREA
         )
@@ -88,36 +98,67 @@ def obscure(rgb: np.ndarray, boxes: Sequence[Box], method: str, strength: int = 
             patch[:] = cv2.GaussianBlur(smooth, (kernel, kernel), 0)
 
 
-def _inside(face: DetectedFace, boxes: Sequence[Box]) -> bool:
-    cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
+def _inside(box: Sequence[float], boxes: Sequence[Box]) -> bool:
+    """Whether the centre of `box` lies in one of `boxes`."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
     return any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in boxes)
 
 
+class _RecallYuNet(YuNet):
+    """The face detector keeping faces down to RECALL_SCORE: for redaction a missed face is
+    exposed, while a false one only costs a blurred patch of background."""
+
+    def _load(self) -> None:
+        super()._load()
+        self._detector.setScoreThreshold(RECALL_SCORE)
+
+
+_recall_detector = _RecallYuNet()
+
+
+def _recall_faces(image: DecodedImage) -> list[tuple[Box, float]]:
+    """(widened box, score) of every face the recall detector finds."""
+    return [
+        (widened(tuple(map(float, row[:4])), image.width, image.height), float(row[14]))
+        for row in _recall_detector(image.bgr)
+        if row[2] > 0 and row[3] > 0
+    ]
+
+
 def plan(image: DecodedImage, spare: SpareRule | None = None) -> list[Region]:
-    """Every detected face of `image`, widened, with the spare decision made."""
+    """Every face of `image`, widened, with the spare decision made for the confident ones
+    (only those are embedded; faint faces are always redacted)."""
     regions = []
     for face in face_analyzer().detect(image):
         box = widened(face.box, image.width, image.height)
         regions.append(Region(box, face.score * 100.0, spare(image, face) if spare else None))
+    for box, score in _recall_faces(image):
+        if not _inside(box, [r.box for r in regions]):
+            regions.append(Region(box, score * 100.0))
     return regions
 
 
 def redact_image(
-    image: DecodedImage, method: str = "BLUR", spare: SpareRule | None = None
+    image: DecodedImage,
+    method: str = "BLUR",
+    spare: SpareRule | None = None,
+    encode: Encoder | None = None,
+    extra: Sequence[Box] = (),
 ) -> Redaction:
-    """Redact every unspared face and verify by detecting again on the result."""
+    """Redact every unspared face (and the `extra` boxes), then detect again on what would be
+    delivered (`encode`d, when given, since compression can bring a face back) and redact what
+    is still found, harder each time."""
     check_method(method)
     regions = plan(image, spare)
     kept = [r.box for r in regions if r.spared]
     rgb = image.rgb.copy()
-    obscure(rgb, [r.box for r in regions if not r.spared], method)
+    obscure(rgb, [r.box for r in regions if not r.spared] + list(extra), method)
+    encoded = encode(rgb) if encode else None
     for strength in range(2, 2 + _EXTRA_PASSES):
-        left = [
-            widened(face.box, image.width, image.height)
-            for face in face_analyzer().detect(from_array(rgb))
-            if not _inside(face, kept)
-        ]
+        seen = decode_image(encoded, max_bytes=len(encoded)) if encoded else from_array(rgb)
+        left = [box for box, _ in _recall_faces(seen) if not _inside(box, kept)]
         if not left:
             break
-        obscure(rgb, left, method, strength)
-    return Redaction(rgb, regions)
+        obscure(rgb, left, method, min(strength, _FILL))
+        encoded = encode(rgb) if encode else None
+    return Redaction(rgb, regions, encoded)

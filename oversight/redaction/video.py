@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InvalidParameterException
 from ..images import from_array
-from . import SpareRule, check_method, obscure, plan
+from . import Box, SpareRule, check_method, redact_image
 
 # Container suffix -> codec OpenCV's bundled FFmpeg can write.
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
@@ -66,7 +66,7 @@ def _copy_redacted(
     total = int(reader.get(cv2.CAP_PROP_FRAME_COUNT))
     writer: cv2.VideoWriter | None = None
     frames = redacted = spared = 0
-    previous: list[tuple[int, int, int, int]] = []
+    previous: list[Box] = []
     try:
         while True:
             ok, bgr = reader.read()
@@ -79,16 +79,13 @@ def _copy_redacted(
                 )
                 if not writer.isOpened():
                     raise InvalidParameterException(f"cannot write a video to {target}")
-            rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-            regions = plan(from_array(rgb), spare)
-            boxes = [r.box for r in regions if not r.spared]
             # Last frame's boxes too: a face the detector misses for one frame stays covered.
-            obscure(rgb, boxes + previous, method)
-            previous = boxes
-            writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
+            result = redact_image(from_array(bgr[:, :, ::-1]), method, spare, extra=previous)
+            previous = [r.box for r in result.regions if not r.spared]
+            writer.write(np.ascontiguousarray(result.rgb[:, :, ::-1]))
             frames += 1
-            redacted += len(boxes)
-            spared += len(regions) - len(boxes)
+            redacted += len(previous)
+            spared += len(result.regions) - len(previous)
             if progress:
                 progress(frames, total)
     finally:
