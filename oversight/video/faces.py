@@ -3,7 +3,10 @@
 Detection cost grows with the pixel count, so frames are detected at `max_side` pixels and the
 boxes and landmarks mapped back; embeddings and attributes still read full-resolution pixels.
 Each face track is embedded when it appears and, until it matches, again every
-`reembed_every` frames; its best match stands for every frame of the track.
+`reembed_every` frames; its best match stands for every frame of the track. Embedding is the
+expensive step, so at most `max_embeds` faces are embedded per frame (tracks never embedded
+first, then the largest) and faces smaller than `min_side` pixels are tracked but not searched:
+a crowd entering the picture is identified over a few frames instead of stalling one.
 """
 
 from __future__ import annotations
@@ -70,8 +73,11 @@ class FaceSearcher:
     """Detect, track and identify faces frame after frame against one collection."""
 
     def __init__(self, search: Search, max_side: int, reembed_every: int = 3,
+                 max_embeds: int = 2, min_side: float = 32.0,
                  tracker: Tracker | None = None) -> None:
         self._search = search
+        self._max_embeds = max_embeds
+        self._min_side = min_side
         self._max_side = max_side
         self._reembed_every = reembed_every
         self._tracker = tracker or Tracker()
@@ -82,19 +88,25 @@ class FaceSearcher:
         self._frames += 1
         faces = find_faces(image, self._max_side)
         tracks = track_faces(self._tracker, number, faces)
-        found = []
-        for face, track in zip(faces, tracks, strict=True):
-            identity: Identity = track.data.setdefault("identity", Identity())
-            newly = False
-            due = identity.embedded_at < 0 or (
-                not identity.matches and number - identity.embedded_at >= self._reembed_every
-            )
-            if due:
-                identity.embedded_at = number
-                matches = self._search(face_analyzer().embed(image, face))
-                if matches and float(matches[0]["Similarity"]) > identity.best_similarity:
-                    newly = not identity.matches
-                    identity.matches = matches
-                    identity.matched_at = number
-            found.append(SearchedFace(face, track, identity, newly))
-        return found
+        identities: list[Identity] = [t.data.setdefault("identity", Identity()) for t in tracks]
+        due = sorted(
+            (i for i, (face, identity) in enumerate(zip(faces, identities, strict=True))
+             if min(face.box[2], face.box[3]) >= self._min_side and (
+                 identity.embedded_at < 0
+                 or (not identity.matches
+                     and number - identity.embedded_at >= self._reembed_every))),
+            key=lambda i: (identities[i].embedded_at >= 0, -faces[i].area),
+        )[: self._max_embeds]
+        newly: set[int] = set()
+        for i in due:
+            identity = identities[i]
+            identity.embedded_at = number
+            matches = self._search(face_analyzer().embed(image, faces[i]))
+            if matches and float(matches[0]["Similarity"]) > identity.best_similarity:
+                if not identity.matches:
+                    newly.add(i)
+                identity.matches = matches
+                identity.matched_at = number
+        return [SearchedFace(face, track, identity, i in newly)
+                for i, (face, track, identity) in enumerate(zip(faces, tracks, identities,
+                                                                strict=True))]

@@ -1,0 +1,287 @@
+"""Stream processors: Create/Describe/List/Start/Stop/Update/DeleteStreamProcessor with
+FaceSearch settings over live sources.
+
+Rekognition names a Kinesis video stream as input and a Kinesis data stream as output; here the
+`endpoint_map` setting maps the input ARN to an rtsp://, http(s):// (MJPEG/HLS) or file:// source
+(a file plays in real time) and the output ARN to a webhook. Every match event goes, in order, to
+the audit log (with the processor's purpose; if it cannot be written the processor stops), then
+to `<data dir>/streams/<account>/<name>.jsonl` and the webhook.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from ..collections import collection_service
+from ..collections.pagination import decode_token, encode_token
+from ..config import settings
+from ..errors import InvalidParameterException, ResourceInUseException
+from ..governance import audit
+from ..governance.records import base_fields
+from ..store import get_engine
+from ..video.endpoints import endpoint_for
+from ..video.faces import FaceSearcher
+from ..video.processors import (
+    FAILED,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    STOPPING,
+    Processor,
+    ProcessorStore,
+)
+from ..video.sinks import JsonlSink
+from ..video.streams import StreamRun
+from ..video.webhooks import WebhookSender, post_json
+from . import operation
+from .collections import face_api, searchable_collection, similarity_matches
+from .context import RequestContext
+
+# Live face search must not run below this similarity (Rekognition's default threshold).
+MIN_LIVE_THRESHOLD = 80.0
+MAX_MATCHES_PER_FACE = 5
+DEFAULT_PAGE = 1000
+
+_running: dict[tuple[str, str], tuple[StreamRun, WebhookSender | None]] = {}
+_running_lock = threading.Lock()
+
+
+def processor_store() -> ProcessorStore:
+    return ProcessorStore(get_engine())
+
+
+def processor_arn(account_id: str, name: str) -> str:
+    return f"arn:aws:rekognition:{settings().region}:{account_id}:streamprocessor/{name}"
+
+
+def events_path(account_id: str, name: str) -> Any:
+    return settings().data_dir / "streams" / account_id / f"{name}.jsonl"
+
+
+def _face_search_settings(definition: dict[str, Any]) -> dict[str, Any]:
+    face_search = (definition.get("Settings") or {}).get("FaceSearch")
+    if not face_search:
+        raise InvalidParameterException(
+            "Settings.FaceSearch is required: Oversight's stream processors search faces "
+            "(ConnectedHome label detection is not supported)")
+    return face_search
+
+
+def _check_definition(request: dict[str, Any], ctx: RequestContext) -> None:
+    face_search = _face_search_settings(request)
+    threshold = face_search.get("FaceMatchThreshold", MIN_LIVE_THRESHOLD)
+    if threshold < MIN_LIVE_THRESHOLD:
+        raise InvalidParameterException(
+            f"Settings.FaceSearch.FaceMatchThreshold must be at least {MIN_LIVE_THRESHOLD:g} "
+            "for live face search")
+    searchable_collection({"CollectionId": face_search["CollectionId"]}, ctx)
+    endpoint_for(request["Input"]["KinesisVideoStream"]["Arn"], "Kinesis video stream")
+    output = request.get("Output") or {}
+    if "S3Destination" in output:
+        raise InvalidParameterException("Output.S3Destination is not supported: use "
+                                        "Output.KinesisDataStream mapped to a webhook")
+    if "KinesisDataStream" in output:
+        endpoint_for(output["KinesisDataStream"]["Arn"], "Kinesis data stream")
+    if request.get("NotificationChannel"):
+        endpoint_for(request["NotificationChannel"]["SNSTopicArn"], "SNS topic")
+
+
+# -- running ---------------------------------------------------------------------------------
+def _search(processor: Processor) -> Any:
+    face_search = _face_search_settings(processor.definition)
+    ctx = RequestContext(account_id=processor.account_id)
+    collection = searchable_collection({"CollectionId": face_search["CollectionId"]}, ctx)
+    threshold = face_search.get("FaceMatchThreshold", MIN_LIVE_THRESHOLD)
+
+    def search(vector: Any) -> list[dict[str, Any]]:
+        found = collection_service().search(collection, vector, MAX_MATCHES_PER_FACE)
+        return [{"Similarity": similarity, "Face": face_api(match.face)}
+                for match, similarity in similarity_matches(found, threshold)]
+    return search
+
+
+def _audit_sink(processor: Processor, session_id: str) -> Any:
+    """Write each match to the audit log under the processor's key and purpose."""
+    ctx = RequestContext(account_id=processor.account_id, access_key_id=processor.access_key_id,
+                         purpose=processor.purpose, request_id=session_id)
+    collection = _face_search_settings(processor.definition)["CollectionId"]
+
+    def record(event: dict[str, Any]) -> None:
+        fields = base_fields(ctx, "stream_match")
+        fields.update({
+            "operation": "StreamProcessorMatch",
+            "stream_processor": processor.name,
+            "collection": collection,
+            "frame_time_ms": event["FrameTimestampMillis"],
+            "matches": [
+                {"face_id": m["Face"]["FaceId"], "similarity": m["Similarity"],
+                 "track": face["TrackIndex"]}
+                for face in event["FaceSearchResponse"] for m in face["MatchedFaces"][:1]
+            ],
+        })
+        audit.write(fields)
+    return record
+
+
+def _on_stop(processor: Processor) -> Any:
+    def stopped(status: str, message: str | None) -> None:
+        with _running_lock:
+            entry = _running.pop((processor.account_id, processor.name), None)
+        if entry is not None and entry[1] is not None:
+            entry[1].close()
+        processor_store().set(processor.account_id, processor.name, status=status,
+                              status_message=message)
+        channel = processor.definition.get("NotificationChannel")
+        if channel:
+            post_json(endpoint_for(channel["SNSTopicArn"], "SNS topic"),
+                      {"StreamProcessor": processor.name, "Status": status,
+                       "StatusMessage": message})
+    return stopped
+
+
+def run_processor(processor: Processor, max_seconds: float | None = None) -> StreamRun:
+    """Start the processor's thread (status RUNNING) and return it."""
+    definition = processor.definition
+    session_id = str(uuid.uuid4())
+    input_arn = definition["Input"]["KinesisVideoStream"]["Arn"]
+    sinks: list[Any] = [JsonlSink(events_path(processor.account_id, processor.name))]
+    sender = None
+    output = (definition.get("Output") or {}).get("KinesisDataStream")
+    if output:
+        sender = WebhookSender(endpoint_for(output["Arn"], "Kinesis data stream"))
+        sinks.append(sender.send)
+    run = StreamRun(
+        processor.name, session_id, endpoint_for(input_arn, "Kinesis video stream"), input_arn,
+        FaceSearcher(_search(processor), settings().video_detect_max_side),
+        sinks, _on_stop(processor), required_sinks=[_audit_sink(processor, session_id)],
+        max_seconds=max_seconds, regions=definition.get("RegionsOfInterest"),
+    )
+    with _running_lock:
+        _running[(processor.account_id, processor.name)] = (run, sender)
+    processor_store().set(processor.account_id, processor.name, status=RUNNING,
+                          status_message=None, session_id=session_id)
+    run.start()
+    return run
+
+
+def running(account_id: str, name: str) -> StreamRun | None:
+    with _running_lock:
+        entry = _running.get((account_id, name))
+    return entry[0] if entry else None
+
+
+def resume_processors() -> None:
+    """Server start: processors a stopped server left running are started again."""
+    store = processor_store()
+    for processor in store.list():
+        if processor.status in (RUNNING, STARTING) and running(
+                processor.account_id, processor.name) is None:
+            run_processor(processor)
+
+
+def stop_processors() -> None:
+    with _running_lock:
+        runs = [run for run, _ in _running.values()]
+    for run in runs:
+        run.stop()
+
+
+# -- operations ------------------------------------------------------------------------------
+@operation("CreateStreamProcessor")
+def create_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    _check_definition(request, ctx)
+    definition = {k: v for k, v in request.items() if k not in ("Name", "Tags")}
+    processor_store().create(ctx.account_id, request["Name"], definition, ctx.access_key_id,
+                             ctx.purpose)
+    return {"StreamProcessorArn": processor_arn(ctx.account_id, request["Name"])}
+
+
+@operation("DescribeStreamProcessor")
+def describe_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    processor = processor_store().get(ctx.account_id, request["Name"])
+    response: dict[str, Any] = {
+        "Name": processor.name,
+        "StreamProcessorArn": processor_arn(processor.account_id, processor.name),
+        "Status": processor.status,
+        "CreationTimestamp": processor.created_at,
+        "LastUpdateTimestamp": processor.updated_at,
+    }
+    if processor.status_message:
+        response["StatusMessage"] = processor.status_message
+    for member in ("Input", "Output", "RoleArn", "Settings", "NotificationChannel", "KmsKeyId",
+                   "RegionsOfInterest", "DataSharingPreference"):
+        if member in processor.definition:
+            response[member] = processor.definition[member]
+    return response
+
+
+@operation("ListStreamProcessors")
+def list_stream_processors(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    processors = processor_store().list(ctx.account_id)
+    start = decode_token("streamprocessors", request.get("NextToken"))
+    size = request.get("MaxResults") or DEFAULT_PAGE
+    response: dict[str, Any] = {"StreamProcessors": [
+        {"Name": p.name, "Status": p.status} for p in processors[start:start + size]]}
+    if start + size < len(processors):
+        response["NextToken"] = encode_token("streamprocessors", start + size)
+    return response
+
+
+@operation("StartStreamProcessor")
+def start_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    processor = processor_store().get(ctx.account_id, request["Name"])
+    if processor.status not in (STOPPED, FAILED) or running(ctx.account_id, processor.name):
+        raise ResourceInUseException(
+            f"Stream processor {processor.name} is {processor.status}")
+    if request.get("StartSelector"):
+        raise InvalidParameterException(
+            "StartSelector applies to Kinesis video fragments; live sources start now")
+    stop = (request.get("StopSelector") or {}).get("MaxDurationInSeconds")
+    return {"SessionId": run_processor(processor, max_seconds=stop).session_id}
+
+
+@operation("StopStreamProcessor")
+def stop_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    processor = processor_store().get(ctx.account_id, request["Name"])
+    run = running(ctx.account_id, processor.name)
+    if run is None:
+        if processor.status in (RUNNING, STARTING):
+            # Left RUNNING by a server that is gone: nothing runs it any more.
+            processor_store().set(ctx.account_id, processor.name, status=STOPPED)
+            return {}
+        raise ResourceInUseException(f"Stream processor {processor.name} is not running")
+    processor_store().set(ctx.account_id, processor.name, status=STOPPING)
+    run.stop()
+    return {}
+
+
+@operation("DeleteStreamProcessor")
+def delete_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    processor = processor_store().get(ctx.account_id, request["Name"])
+    run = running(ctx.account_id, processor.name)
+    if run is not None:
+        run.stop()
+    processor_store().delete(ctx.account_id, processor.name)
+    return {}
+
+
+@operation("UpdateStreamProcessor")
+def update_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    processor = processor_store().get(ctx.account_id, request["Name"])
+    if running(ctx.account_id, processor.name) is not None:
+        raise ResourceInUseException(f"Stop stream processor {processor.name} to update it")
+    if (request.get("SettingsForUpdate") or {}).get("ConnectedHomeForUpdate"):
+        raise InvalidParameterException(
+            "ConnectedHome settings do not apply to a face-search stream processor")
+    definition = dict(processor.definition)
+    for parameter in request.get("ParametersToDelete") or []:
+        if parameter == "RegionsOfInterest":
+            definition.pop("RegionsOfInterest", None)
+    if "RegionsOfInterestForUpdate" in request:
+        definition["RegionsOfInterest"] = request["RegionsOfInterestForUpdate"]
+    if "DataSharingPreferenceForUpdate" in request:
+        definition["DataSharingPreference"] = request["DataSharingPreferenceForUpdate"]
+    processor_store().set(ctx.account_id, processor.name, definition=definition)
+    return {}
