@@ -28,10 +28,18 @@ _SHARPNESS_MIDPOINT = 300.0
 
 # Rekognition's simplified colour vocabulary with representative sRGB values.
 _SIMPLIFIED = {
-    "red": (220, 20, 60), "orange": (255, 140, 0), "yellow": (255, 215, 0),
-    "green": (34, 139, 34), "blue": (30, 80, 200), "purple": (128, 0, 128),
-    "pink": (255, 150, 190), "brown": (139, 90, 43), "black": (15, 15, 15),
-    "white": (245, 245, 245), "grey": (128, 128, 128), "teal": (0, 128, 128),
+    "red": (220, 20, 60),
+    "orange": (255, 140, 0),
+    "yellow": (255, 215, 0),
+    "green": (34, 139, 34),
+    "blue": (30, 80, 200),
+    "purple": (128, 0, 128),
+    "pink": (255, 150, 190),
+    "brown": (139, 90, 43),
+    "black": (15, 15, 15),
+    "white": (245, 245, 245),
+    "grey": (128, 128, 128),
+    "teal": (0, 128, 128),
 }
 
 
@@ -73,13 +81,17 @@ def dominant_colors(rgb_pixels: np.ndarray, max_colors: int) -> list[dict[str, A
         # Report the members' mean in RGB (not the Lab centre converted back): exact pixels.
         red, green, blue = (int(round(v)) for v in rgb_pixels[members].mean(axis=0))
         centre = lab[members].mean(axis=0)
-        colors.append({
-            "Red": red, "Green": green, "Blue": blue,
-            "HexCode": f"#{red:02x}{green:02x}{blue:02x}",
-            "CSSColor": _nearest(centre, css, css_lab),
-            "SimplifiedColor": _nearest(centre, simple, simple_lab),
-            "PixelPercent": float(100.0 * counts[cluster] / len(lab)),
-        })
+        colors.append(
+            {
+                "Red": red,
+                "Green": green,
+                "Blue": blue,
+                "HexCode": f"#{red:02x}{green:02x}{blue:02x}",
+                "CSSColor": _nearest(centre, css, css_lab),
+                "SimplifiedColor": _nearest(centre, simple, simple_lab),
+                "PixelPercent": float(100.0 * counts[cluster] / len(lab)),
+            }
+        )
     return colors
 
 
@@ -104,26 +116,33 @@ def _foreground_mask(bgr: np.ndarray) -> np.ndarray:
     bh, bw = max(1, int(height * _BORDER)), max(1, int(width * _BORDER))
     mask[:bh], mask[-bh:], mask[:, :bw], mask[:, -bw:] = (cv2.GC_BGD,) * 4
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(bgr, mask, None, background, foreground, _GRABCUT_ITERATIONS,
-                cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(bgr, mask, None, background, foreground, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
 
 
-def image_properties(rgb: np.ndarray, max_colors: int = DEFAULT_MAX_DOMINANT_COLORS
-                     ) -> dict[str, Any]:
+def image_properties(
+    rgb: np.ndarray, max_colors: int = DEFAULT_MAX_DOMINANT_COLORS
+) -> dict[str, Any]:
     """Rekognition's DetectLabelsImageProperties for an RGB image."""
     height, width = rgb.shape[:2]
     scale = min(1.0, _WORK_SIDE / max(height, width))
-    small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        rgb,
+        (max(1, round(width * scale)), max(1, round(height * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     foreground = _foreground_mask(np.ascontiguousarray(small[:, :, ::-1]))
     background = ~foreground
     return {
         "Quality": _quality(gray),
         "DominantColors": dominant_colors(small.reshape(-1, 3), max_colors),
-        "Foreground": {"Quality": _quality(gray, foreground),
-                       "DominantColors": dominant_colors(small[foreground], max_colors)},
-        "Background": {"Quality": _quality(gray, background),
-                       "DominantColors": dominant_colors(small[background], max_colors)},
+        "Foreground": {
+            "Quality": _quality(gray, foreground),
+            "DominantColors": dominant_colors(small[foreground], max_colors),
+        },
+        "Background": {
+            "Quality": _quality(gray, background),
+            "DominantColors": dominant_colors(small[background], max_colors),
+        },
     }

@@ -135,8 +135,16 @@ def _read_wordnet(path: Path) -> dict[str, _Synset]:
     return synsets
 
 
+_LOWERCASE_WORDS = frozenset({"of", "and", "the", "in", "on", "for", "a", "an", "to"})
+
+
 def _display(word: str) -> str:
-    return " ".join(part[:1].upper() + part[1:] for part in word.replace("_", " ").split())
+    """WordNet lemma -> title case, small words kept lower case ("Bird of Prey")."""
+    parts = word.replace("_", " ").split()
+    return " ".join(
+        part if i and part in _LOWERCASE_WORDS else part[:1].upper() + part[1:]
+        for i, part in enumerate(parts)
+    )
 
 
 def _ancestors(synsets: dict[str, _Synset], offset: str) -> list[str]:

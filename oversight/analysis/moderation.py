@@ -31,8 +31,9 @@ class ModerationLabel:
 _MODEL = OpenNsfw()
 
 
-def moderation_labels(image: DecodedImage, min_confidence: float = DEFAULT_MIN_CONFIDENCE
-                      ) -> list[ModerationLabel]:
+def moderation_labels(
+    image: DecodedImage, min_confidence: float = DEFAULT_MIN_CONFIDENCE
+) -> list[ModerationLabel]:
     """Moderation labels at or above `min_confidence` (0-100), most confident first."""
     explicit = _MODEL(image.rgb) * 100.0
     labels = [ModerationLabel("Explicit", "", 1, explicit)]

@@ -42,8 +42,12 @@ def _normalised(quad: Quad, image: DecodedImage) -> list[tuple[float, float]]:
 def _geometry(points: list[tuple[float, float]]) -> dict[str, Any]:
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return {
-        "BoundingBox": {"Width": max(xs) - min(xs), "Height": max(ys) - min(ys),
-                        "Left": min(xs), "Top": min(ys)},
+        "BoundingBox": {
+            "Width": max(xs) - min(xs),
+            "Height": max(ys) - min(ys),
+            "Left": min(xs),
+            "Top": min(ys),
+        },
         "Polygon": [{"X": x, "Y": y} for x, y in points],
     }
 
@@ -66,12 +70,14 @@ def _region_polygons(regions: list[dict[str, Any]]) -> list[Polygon]:
     return polygons
 
 
-def _keep(word: OcrWord, image: DecodedImage, rules: WordFilter,
-          regions: list[Polygon]) -> bool:
+def _keep(word: OcrWord, image: DecodedImage, rules: WordFilter, regions: list[Polygon]) -> bool:
     points = _normalised(word.quad, image)
     bounds = _geometry(points)["BoundingBox"]
-    if (word.score * 100.0 < rules.min_confidence or bounds["Height"] < rules.min_height
-            or bounds["Width"] < rules.min_width):
+    if (
+        word.score * 100.0 < rules.min_confidence
+        or bounds["Height"] < rules.min_height
+        or bounds["Width"] < rules.min_width
+    ):
         return False
     if not regions:
         return True
@@ -81,21 +87,30 @@ def _keep(word: OcrWord, image: DecodedImage, rules: WordFilter,
     return any(shape.intersection(region).area > _ROI_SHARE * shape.area for region in regions)
 
 
-def _line_entry(line: OcrLine, words: list[OcrWord], image: DecodedImage,
-                line_id: int) -> dict[str, Any]:
+def _line_entry(
+    line: OcrLine, words: list[OcrWord], image: DecodedImage, line_id: int
+) -> dict[str, Any]:
     text = line.text if len(words) == len(line.words) else " ".join(w.text for w in words)
-    return {"DetectedText": text, "Type": "LINE", "Id": line_id,
-            "Confidence": line.score * 100.0,
-            "Geometry": _geometry(_normalised(line.quad, image))}
+    return {
+        "DetectedText": text,
+        "Type": "LINE",
+        "Id": line_id,
+        "Confidence": line.score * 100.0,
+        "Geometry": _geometry(_normalised(line.quad, image)),
+    }
 
 
-def detect_text(image: DecodedImage, rules: WordFilter | None = None,
-                regions: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Rekognition's TextDetections for the image."""
+def detect_text(
+    image: DecodedImage,
+    rules: WordFilter | None = None,
+    regions: list[dict[str, Any]] | None = None,
+    max_words: int = MAX_WORDS,
+) -> list[dict[str, Any]]:
+    """Rekognition's TextDetections for the image (evaluation lifts `max_words`)."""
     rules = rules or WordFilter()
     polygons = _region_polygons(regions or [])
     kept: list[tuple[OcrLine, list[OcrWord]]] = []
-    budget = MAX_WORDS
+    budget = max_words
     for line in _OCR(image.bgr):
         words = [w for w in line.words if _keep(w, image, rules, polygons)][:budget]
         if words:
@@ -107,10 +122,14 @@ def detect_text(image: DecodedImage, rules: WordFilter | None = None,
     word_entries = []
     for parent, (_, words) in enumerate(kept):
         for word in words:
-            word_entries.append({
-                "DetectedText": word.text, "Type": "WORD",
-                "Id": len(lines) + len(word_entries), "ParentId": parent,
-                "Confidence": word.score * 100.0,
-                "Geometry": _geometry(_normalised(word.quad, image)),
-            })
+            word_entries.append(
+                {
+                    "DetectedText": word.text,
+                    "Type": "WORD",
+                    "Id": len(lines) + len(word_entries),
+                    "ParentId": parent,
+                    "Confidence": word.score * 100.0,
+                    "Geometry": _geometry(_normalised(word.quad, image)),
+                }
+            )
     return lines + word_entries

@@ -45,22 +45,27 @@ class RapidOcr(Model):
         from rapidocr import RapidOCR  # heavy import (omegaconf, shapely): only when used
 
         threads = settings().inference_threads
-        self._engine = RapidOCR(params={
-            "Global.log_level": "error",
-            "Global.return_word_box": True,
-            # The detector's own default upsizes the short side to 736 px, which costs seconds
-            # on receipts; limiting the long side to 960 px reads the same text.
-            "Det.limit_type": "max",
-            "Det.limit_side_len": 960,
-            "Det.model_path": str(package_file("rapidocr", "models",
-                                               "PP-OCRv6_det_small.onnx")),
-            "Rec.model_path": str(package_file("rapidocr", "models",
-                                               "PP-OCRv6_rec_small.onnx")),
-            "Cls.model_path": str(package_file("rapidocr", "models",
-                                               "ch_ppocr_mobile_v2.0_cls_mobile.onnx")),
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-        })
+        self._engine = RapidOCR(
+            params={
+                "Global.log_level": "error",
+                "Global.return_word_box": True,
+                # The detector's own default upsizes the short side to 736 px, which costs seconds
+                # on receipts; limiting the long side to 960 px reads the same text.
+                "Det.limit_type": "max",
+                "Det.limit_side_len": 960,
+                "Det.model_path": str(
+                    package_file("rapidocr", "models", "PP-OCRv6_det_small.onnx")
+                ),
+                "Rec.model_path": str(
+                    package_file("rapidocr", "models", "PP-OCRv6_rec_small.onnx")
+                ),
+                "Cls.model_path": str(
+                    package_file("rapidocr", "models", "ch_ppocr_mobile_v2.0_cls_mobile.onnx")
+                ),
+                "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            }
+        )
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         self._lock = threading.Lock()  # rapidocr keeps per-call state on the engine
 
@@ -72,11 +77,19 @@ class RapidOcr(Model):
             return []
         words_per_line = result.word_results or ((),) * len(result.txts)
         lines = []
-        for box, text, score, words in zip(result.boxes, result.txts, result.scores,
-                                           words_per_line, strict=True):
-            lines.append(OcrLine(
-                text=str(text), score=float(score), quad=_quad(box),
-                words=tuple(OcrWord(str(w), float(s), _quad(q)) for w, s, q in words
-                            if q is not None and str(w).strip()),
-            ))
+        for box, text, score, words in zip(
+            result.boxes, result.txts, result.scores, words_per_line, strict=True
+        ):
+            lines.append(
+                OcrLine(
+                    text=str(text),
+                    score=float(score),
+                    quad=_quad(box),
+                    words=tuple(
+                        OcrWord(str(w), float(s), _quad(q))
+                        for w, s, q in words
+                        if q is not None and str(w).strip()
+                    ),
+                )
+            )
         return lines
