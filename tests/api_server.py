@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,14 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) ->
     raise RuntimeError(f"oversight serve did not become healthy: {log_path.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    root = tmp_path_factory.mktemp("api-server")
+@contextmanager
+def running_server(root: Path, extra_env: dict[str, str] | None = None) -> Iterator[ApiServer]:
+    """Run `oversight serve` with its data directory under `root` until the block ends."""
     data_dir = root / "oversight-data"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = root / "server.log"
-    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(data_dir), **(extra_env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BIN / "oversight"), "serve", "--port", str(port)],
@@ -93,6 +94,12 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    with running_server(tmp_path_factory.mktemp("api-server")) as server:
+        yield server
 
 
 def client(server: ApiServer, key_id: str, secret: str, **config: Any) -> Any:

@@ -155,7 +155,7 @@ def _assert_answered(response: httpx.Response) -> None:
         assert payload["__type"] and isinstance(payload["Message"], str)
 
 
-@settings(FUZZ_SETTINGS, max_examples=1200)
+@settings(FUZZ_SETTINGS, max_examples=1000)
 @given(request=requests())
 def test_model_driven_requests_never_fail_the_server(
     api_server: ApiServer, http: httpx.Client, request: tuple[str, bytes]
@@ -176,9 +176,44 @@ _TARGETS = _HEADER_TEXT | st.sampled_from(sorted(service_model().operation_names
 )
 
 
-@settings(FUZZ_SETTINGS, max_examples=300)
+@settings(FUZZ_SETTINGS, max_examples=200)
 @given(target=_TARGETS, body=st.binary(max_size=256))
 def test_arbitrary_targets_and_bodies(
     api_server: ApiServer, http: httpx.Client, target: str, body: bytes
 ) -> None:
     _assert_answered(_send(api_server, http, target, body))
+
+
+def _small_astronaut_jpeg() -> bytes:
+    from PIL import Image
+    from skimage import data
+
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()).resize((160, 160)).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+_JPEG = _small_astronaut_jpeg()
+# Corruptions: bytes overwritten anywhere (headers included), truncation, junk appended.
+_CORRUPT_JPEGS = st.one_of(
+    st.tuples(st.integers(0, len(_JPEG) - 1), st.binary(min_size=1, max_size=16)).map(
+        lambda cut: _JPEG[: cut[0]] + cut[1] + _JPEG[cut[0] + len(cut[1]):]
+    ),
+    st.integers(1, len(_JPEG)).map(lambda n: _JPEG[:n]),
+    st.binary(min_size=1, max_size=64).map(lambda junk: _JPEG + junk),
+)
+
+
+@settings(FUZZ_SETTINGS, max_examples=40)
+@given(image=_CORRUPT_JPEGS, compare=st.booleans())
+def test_corrupted_photos_are_answered(
+    api_server: ApiServer, http: httpx.Client, image: bytes, compare: bool
+) -> None:
+    blob = {"Bytes": base64.b64encode(image).decode()}
+    if compare:
+        target, body = "CompareFaces", {"SourceImage": blob, "TargetImage": blob}
+    else:
+        target, body = "DetectFaces", {"Image": blob}
+    _assert_answered(
+        _send(api_server, http, f"RekognitionService.{target}", json.dumps(body).encode())
+    )
