@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench clean
+.PHONY: install serve test lint api-docs bench clean
 
 $(STAMP): pyproject.toml requirements-models.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check oversight tests bench
+
+# docs/API.md is generated from the code (tests/test_api_docs.py fails when it is stale).
+api-docs: $(STAMP)
+	$(BIN)/oversight api-docs > docs/API.md
 
 clean:
 	rm -rf $(VENV) oversight-data
