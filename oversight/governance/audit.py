@@ -5,8 +5,9 @@ Each line is one JSON record carrying `seq`, `prev` (the previous record's hash)
 reordering a line breaks the chain at that line; cutting records off the end is caught by `HEAD`,
 which names the last acknowledged record (anchor it outside this machine: docs/ACCOUNTABILITY.md).
 
-Appends hold an exclusive `fcntl` lock on the log (so threads and processes interleave whole
-records, never lines) and fsync before returning: a record reported written survives a crash.
+Appends hold an exclusive `fcntl` lock on the log (so processes interleave whole records, never
+lines) and fsync before returning: a record reported written survives a crash. Threads of one
+process share each flush (group commit).
 """
 
 from __future__ import annotations
@@ -33,9 +34,30 @@ _BLOCK = 4096
 
 Record = dict[str, Any]
 
-# flock already excludes other open file descriptions in this process; the thread lock just
-# keeps threads from spinning on the file lock and spares them the extra system calls.
-_thread_lock = threading.Lock()
+@dataclass
+class _Pending:
+    fields: Record
+    record: Record | None = None
+    error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Threads of one process appending to one log: whoever holds `writing` writes every
+    record queued meanwhile with a single fsync, so concurrent requests share the disk flush."""
+
+    def __init__(self) -> None:
+        self.queue_lock = threading.Lock()
+        self.queue: list[_Pending] = []
+        self.writing = threading.Lock()
+
+
+_commits: dict[Path, _GroupCommit] = {}
+_commits_lock = threading.Lock()
+
+
+def _group_commit(path: Path) -> _GroupCommit:
+    with _commits_lock:
+        return _commits.setdefault(path.resolve(), _GroupCommit())
 
 
 class AuditLogDamaged(RuntimeError):
@@ -93,29 +115,56 @@ class AuditLog:
 
     @contextmanager
     def _locked(self) -> Iterator[int]:
+        """The log open for appending, under an exclusive flock (other processes wait)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        with _thread_lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield fd
-            finally:
-                os.close(fd)  # closing releases the flock
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield fd
+        finally:
+            os.close(fd)  # closing releases the flock
 
     def append(self, fields: Record) -> Record:
         """Chain `fields` onto the log durably and return the stored record (with seq and hash)."""
-        with self._locked() as fd:
-            last = _last_record(fd)
-            self._check_tail(last)
-            record = dict(fields)
-            record["seq"] = last["seq"] + 1 if last else 1
-            record["prev"] = last["hash"] if last else GENESIS
-            record["hash"] = record_hash(record)
-            line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
-            os.write(fd, line.encode())
-            os.fsync(fd)
-            self._write_head(Head(record["seq"], record["hash"]))
-        return record
+        commit = _group_commit(self.path)
+        mine = _Pending(dict(fields))
+        with commit.queue_lock:
+            commit.queue.append(mine)
+        with commit.writing:
+            if mine.record is None and mine.error is None:
+                with commit.queue_lock:
+                    batch, commit.queue = commit.queue, []
+                self._write_batch(batch)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.record is not None
+        return mine.record
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        try:
+            with self._locked() as fd:
+                last = _last_record(fd)
+                self._check_tail(last)
+                records = []
+                for pending in batch:
+                    record = pending.fields
+                    record["seq"] = last["seq"] + 1 if last else 1
+                    record["prev"] = last["hash"] if last else GENESIS
+                    record["hash"] = record_hash(record)
+                    records.append(record)
+                    last = record
+                data = "".join(
+                    json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records
+                ).encode()
+                _write_all(fd, data)
+                os.fsync(fd)
+                self._write_head(Head(records[-1]["seq"], records[-1]["hash"]))
+        except BaseException as exc:
+            for pending in batch:
+                pending.error = exc
+            return
+        for pending, record in zip(batch, records, strict=True):
+            pending.record = record
 
     def _check_tail(self, last: Record | None) -> None:
         """Refuse to chain onto a log that lost acknowledged records (fail closed, never paper
@@ -230,6 +279,12 @@ def write(fields: Record) -> Record:
         return AuditLog().append(fields)
     except (AuditLogDamaged, OSError) as exc:
         raise InternalServerError(f"the audit log cannot be written: {exc}") from exc
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _parse(line: str, number: int) -> Record:
