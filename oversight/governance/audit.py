@@ -116,7 +116,8 @@ class AuditLog:
     @contextmanager
     def _locked(self) -> Iterator[int]:
         """The log open for appending, under an exclusive flock (other processes wait)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Only the server's user may read the log (docs/ACCOUNTABILITY.md, "Who can see it").
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
