@@ -1,0 +1,109 @@
+"""The transparency report and the governance CLI (policy, audit, report) run in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oversight.cli import app
+from oversight.collections import DeletionEvent
+from oversight.errors import AccessDeniedException
+from oversight.governance import gate
+from oversight.governance.audit import AuditLog
+from oversight.governance.policy import Policy, put_policy
+from oversight.governance.receipts import write_receipt
+from oversight.governance.report import build_report, parse_bound
+from oversight.governance.report_render import to_html, to_markdown
+from oversight.operations.context import RequestContext
+
+KEY = "AKIAREPORTTEST000001"
+CTX = RequestContext(account_id="123456789012", access_key_id=KEY, purpose="case 7")
+MATCH = {"Similarity": 99.5, "Face": {"FaceId": "22222222-2222-2222-2222-222222222222"}}
+runner = CliRunner()
+
+
+def _activity() -> None:
+    search = {"CollectionId": "wanted", "FaceMatchThreshold": 99.0, "MaxFaces": 5}
+    gate.record(CTX, "SearchFacesByImage", search, {"FaceMatches": [MATCH]}, None)
+    gate.record(CTX, "SearchFacesByImage", {"CollectionId": "wanted"}, {"FaceMatches": []}, None)
+    gate.record(CTX, "DetectFaces", {}, {"FaceDetails": [{}, {}]}, None)
+    put_policy(Policy(KEY, min_match_threshold=99))
+    with pytest.raises(AccessDeniedException):
+        gate.admit(CTX, "SearchFacesByImage", {"CollectionId": "wanted"})
+    write_receipt(DeletionEvent("123456789012", "wanted", [], "DeleteCollection",
+                                collection_deleted=True, face_count=3))
+    gate.audit_admin_event(CTX, "PutPolicy", KEY)
+
+
+def test_report_counts_what_the_log_says() -> None:
+    _activity()
+    report = build_report(parse_bound("2000-01-01"), parse_bound("2100-12-31", end=True))
+    assert report["AuditLog"]["Valid"] is True
+    assert report["Totals"] == {
+        "Requests": 4, "Searches": 2, "Matches": 1, "PolicyRefusals": 1, "FacesDeleted": 3,
+        "AdminChanges": 1,
+    }
+    (row,) = report["Searches"]
+    assert (row["Key"], row["Purpose"], row["Searches"], row["Matches"]) == (KEY, "case 7", 2, 1)
+    assert {(t["Threshold"], t["Searches"]) for t in report["Thresholds"]} == {
+        ("99", 1), ("default (80)", 1)
+    }
+    assert report["PolicyRefusals"] == [{"Key": KEY, "Rule": "threshold", "Refusals": 1}]
+    assert report["Deletions"] == [
+        {"Reason": "DeleteCollection", "Collection": "wanted", "Faces": 3}
+    ]
+    html = to_html(report)
+    assert html.count("<svg") == 4 and "verified" in html
+    assert "| SearchFacesByImage | 3 | 1 |" in to_markdown(report)
+
+
+def test_report_period_excludes_other_records() -> None:
+    _activity()
+    report = build_report(parse_bound("2000-01-01"), parse_bound("2000-12-31", end=True))
+    assert report["Totals"]["Requests"] == 0 and report["Searches"] == []
+    assert "None in this period." in to_markdown(report)
+
+
+def test_report_states_a_failed_verification() -> None:
+    _activity()
+    log = AuditLog()
+    lines = log.path.read_text().splitlines(keepends=True)
+    del lines[1]
+    log.path.write_text("".join(lines))
+    report = build_report(parse_bound("2000-01-01"), parse_bound("2100-01-01"))
+    assert report["AuditLog"]["Valid"] is False
+    assert "FAILED VERIFICATION" in to_html(report)
+
+
+def test_cli_policy_audit_and_report(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["policy", "set", KEY, "--operation", "SearchFaces",
+                               "--min-threshold", "99", "--require-purpose"])
+    assert done.exit_code == 0, done.output
+    shown = json.loads(runner.invoke(app, ["policy", "show", KEY]).output)
+    assert shown["allowed_operations"] == ["SearchFaces"] and shown["require_purpose"] is True
+    bad = runner.invoke(app, ["policy", "set", KEY, "--operation", "SearchFace"])
+    assert bad.exit_code == 1
+
+    _activity()
+    verified = runner.invoke(app, ["audit", "verify"])
+    assert verified.exit_code == 0 and json.loads(verified.output)["Valid"] is True
+    head = json.loads(runner.invoke(app, ["audit", "head"]).output)
+    exported = tmp_path / "audit.jsonl"
+    assert runner.invoke(app, ["audit", "export", "--out", str(exported)]).exit_code == 0
+    assert exported.read_text() == AuditLog().path.read_text()
+
+    report = tmp_path / "report.html"
+    done = runner.invoke(app, ["report", "--from", "2000-01-01", "--to", "2100-01-01",
+                               "--format", "html", "--out", str(report)])
+    assert done.exit_code == 0 and "<svg" in report.read_text()
+    assert runner.invoke(app, ["report", "--from", "x", "--to", "y"]).exit_code != 0
+
+    AuditLog().path.write_text(exported.read_text()[:-30])
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1 and "cut short" in broken.output
+    against = runner.invoke(app, ["audit", "verify", "--seq", str(head["seq"]),
+                                  "--hash", head["hash"]])
+    assert against.exit_code == 1
