@@ -1,8 +1,8 @@
 """Decode and validate every input image once.
 
 Rekognition accepts JPEG and PNG, at most 5 MB as inline bytes (15 MB from S3). Images are
-returned upright (EXIF orientation applied) as RGB uint8 arrays; the orientation found is kept
-because Rekognition reports it.
+returned upright (EXIF orientation applied) as RGB uint8 arrays, so every coordinate refers to
+the upright image; like Rekognition today, responses then carry no OrientationCorrection.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ MIN_SIDE_PIXELS = 80
 MAX_PIXELS = 100_000_000
 ACCEPTED_FORMATS = {"JPEG", "PNG"}
 
-# EXIF orientation tag value -> Rekognition's OrientationCorrection (rotation needed to be upright).
-_EXIF_TO_CORRECTION = {1: "ROTATE_0", 3: "ROTATE_180", 6: "ROTATE_90", 8: "ROTATE_270"}
+_EXIF_ORIENTATION_TAG = 0x0112
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,6 @@ class DecodedImage:
             self._bgr.append(np.ascontiguousarray(self.rgb[:, :, ::-1]))
         return self._bgr[0]
 
-    @property
-    def orientation_correction(self) -> str | None:
-        if self.exif_orientation is None:
-            return None
-        return _EXIF_TO_CORRECTION.get(self.exif_orientation)
-
 
 def decode_image(data: bytes, *, max_bytes: int = MAX_INLINE_BYTES) -> DecodedImage:
     """Decode JPEG/PNG bytes, enforcing Rekognition's limits, and apply EXIF orientation."""
@@ -77,7 +70,7 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_INLINE_BYTES) -> DecodedIm
                     )
                 width, height = probe.size
                 _check_dimensions(width, height)
-                orientation = probe.getexif().get(0x0112)
+                orientation = probe.getexif().get(_EXIF_ORIENTATION_TAG)
                 upright = ImageOps.exif_transpose(probe)
                 rgb = np.asarray(upright.convert("RGB"))
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
@@ -90,7 +83,7 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_INLINE_BYTES) -> DecodedIm
     return DecodedImage(
         rgb=np.ascontiguousarray(rgb),
         format=fmt,
-        exif_orientation=int(orientation) if orientation in _EXIF_TO_CORRECTION else None,
+        exif_orientation=int(orientation) if orientation else None,
     )
 
 

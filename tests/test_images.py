@@ -39,7 +39,7 @@ def test_exif_orientation_is_applied_and_reported() -> None:
     exif[0x0112] = 6  # camera held sideways: rotate 90 degrees clockwise to display
     image = decode_image(_encode(astronaut, "JPEG", exif=exif))
     assert (image.height, image.width) == (400, 512)
-    assert image.orientation_correction == "ROTATE_90"
+    assert image.exif_orientation == 6
 
 
 @pytest.mark.parametrize(

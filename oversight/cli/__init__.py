@@ -1,8 +1,10 @@
-"""The `oversight` command. Each module in `_COMMAND_MODULES` adds its commands to the app."""
+"""The `oversight` command. Every module of this package that defines `register(app)` adds its
+commands; there is no list to keep in step."""
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 import typer
 
@@ -13,10 +15,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES: tuple[str, ...] = ("server", "keys", "governance")
-
-for _module in _COMMAND_MODULES:
-    importlib.import_module(f"{__name__}.{_module}").register(app)
+for _module in pkgutil.iter_modules(__path__):
+    _register = getattr(importlib.import_module(f"{__name__}.{_module.name}"), "register", None)
+    if _register is not None:
+        _register(app)
 
 
 def main() -> None:

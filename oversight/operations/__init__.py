@@ -1,6 +1,6 @@
 """One function per Rekognition operation: a plain request dict in, a Rekognition-shaped dict out.
 
-Handlers register themselves with `@operation("DetectFaces")`. Nothing here knows about HTTP,
+Handlers register themselves with `@operation("DetectFaces")` in any module of this package. Nothing here knows about HTTP,
 authentication or audit: the api layer validates the request against botocore's model before a
 handler runs, and governance wraps the call.
 """
@@ -8,6 +8,7 @@ handler runs, and governance wraps the call.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +20,6 @@ Handler = Callable[[Request, RequestContext], Response]
 
 _REGISTRY: dict[str, Handler] = {}
 
-# Modules whose import registers handlers; each issue adds its own module here.
-_HANDLER_MODULES: tuple[str, ...] = ()
 
 
 def operation(name: str) -> Callable[[Handler], Handler]:
@@ -34,9 +33,10 @@ def operation(name: str) -> Callable[[Handler], Handler]:
 
 
 def registry() -> dict[str, Handler]:
-    """All implemented operations, importing the handler modules on first use."""
-    for module in _HANDLER_MODULES:
-        importlib.import_module(f"{__name__}.{module}")
+    """All implemented operations: every module of this package is imported once, and its
+    `@operation` decorators register its handlers (no list to keep in step)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
     return _REGISTRY
 
 

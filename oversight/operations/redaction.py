@@ -15,7 +15,7 @@ from ..redaction import Encoder, Region, Spared, SpareRule, redact_image
 from . import operation
 from .collections import searchable_collection, similarity_matches
 from .context import RequestContext
-from .inputs import image_from_request
+from .image_input import request_image
 
 # A spared face stays visible, so a false match exposes someone who did not consent: the
 # default asks for Similarity 90 (an estimated false-match rate of 1 in 10,000).
@@ -83,7 +83,7 @@ def describe_regions(
 
 @operation("RedactFaces")
 def redact_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    image = image_from_request(request.get("Image"))
+    image = request_image(request)
     spare = spare_rule(
         ctx, request.get("SpareCollectionId"), request.get("SpareFaceMatchThreshold")
     )

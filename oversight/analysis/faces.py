@@ -1,0 +1,159 @@
+"""The face pipeline: detect, align, embed and describe faces in Rekognition's terms."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ..images import DecodedImage
+from ..models.age_gender import AgeGenderModel
+from ..models.dlib_models import DlibResNet, ShapePredictor5
+from ..models.facemesh import FaceMesh
+from ..models.iris import EyeReading, Iris
+from ..models.sface import SFace
+from ..models.yunet import YuNet
+from . import geometry, quality
+from .embedding import fuse
+
+# Attribute names of Rekognition's `Attributes` request member that Oversight can answer.
+DEFAULT_ATTRIBUTES = frozenset({"Landmarks", "Pose", "Quality"})
+ALL_ATTRIBUTES = DEFAULT_ATTRIBUTES | {"AgeRange", "Gender", "EyesOpen", "MouthOpen"}
+# Request enum value -> FaceDetail member. SMILE, EMOTIONS, EYEGLASSES, SUNGLASSES, BEARD,
+# MUSTACHE, FACE_OCCLUDED and EYE_DIRECTION have no shipped model (docs/API.md): left out.
+_NAMED_ATTRIBUTES = {
+    "AGE_RANGE": "AgeRange",
+    "GENDER": "Gender",
+    "EYES_OPEN": "EyesOpen",
+    "MOUTH_OPEN": "MouthOpen",
+}
+
+
+def requested_attributes(names: Iterable[str] | None) -> frozenset[str]:
+    """FaceDetail members to fill for a request's `Attributes` list (default: DEFAULT)."""
+    names = list(names or ["DEFAULT"])
+    if "ALL" in names:
+        return ALL_ATTRIBUTES
+    chosen: set[str] = set()
+    for name in names:
+        if name == "DEFAULT":
+            chosen |= DEFAULT_ATTRIBUTES
+        elif name in _NAMED_ATTRIBUTES:
+            chosen.add(_NAMED_ATTRIBUTES[name])
+    return frozenset(chosen)
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    box: tuple[float, float, float, float]  # x, y, w, h in pixels
+    score: float  # detector confidence, 0-1
+    landmarks5: np.ndarray  # right eye, left eye, nose, right/left mouth corner (image order)
+
+    @property
+    def area(self) -> float:
+        return self.box[2] * self.box[3]
+
+    def bounding_box(self, image: DecodedImage) -> dict[str, float]:
+        """Rekognition's BoundingBox: ratios of the image size (may extend past 0-1)."""
+        x, y, w, h = self.box
+        return {
+            "Width": w / image.width,
+            "Height": h / image.height,
+            "Left": x / image.width,
+            "Top": y / image.height,
+        }
+
+
+class FaceAnalyzer:
+    def __init__(self) -> None:
+        self._detector = YuNet()
+        self._sface = SFace()
+        self._shape5 = ShapePredictor5()
+        self._dlib = DlibResNet()
+        self._mesh = FaceMesh()
+        self._age_gender = AgeGenderModel()
+        self._iris = Iris()
+
+    def detect(self, image: DecodedImage) -> list[DetectedFace]:
+        rows = self._detector(image.bgr)
+        faces = [
+            DetectedFace(
+                box=(float(r[0]), float(r[1]), float(r[2]), float(r[3])),
+                score=float(r[14]),
+                landmarks5=r[4:14].reshape(5, 2).copy(),
+            )
+            for r in rows
+            if r[2] > 0 and r[3] > 0
+        ]
+        return sorted(faces, key=lambda face: face.area, reverse=True)
+
+    def embed(self, image: DecodedImage, face: DetectedFace) -> np.ndarray:
+        """Fused SFace + dlib ResNet embedding (see embedding.py); unit norm."""
+        sface = self._sface(image.rgb, face.landmarks5)
+        dlib_vector = self._dlib(image.rgb, self._shape5(image.rgb, face.box))
+        return fuse(sface, dlib_vector)
+
+    def face_detail(
+        self, image: DecodedImage, face: DetectedFace, attributes: frozenset[str]
+    ) -> dict[str, Any]:
+        """Rekognition's FaceDetail for one face, with the requested attribute members."""
+        detail: dict[str, Any] = {
+            "BoundingBox": face.bounding_box(image),
+            "Confidence": face.score * 100.0,
+        }
+        if attributes & {"Landmarks", "Pose", "EyesOpen", "MouthOpen"}:
+            mesh, _ = self._mesh(image.rgb, face.box, face.landmarks5)
+            if attributes & {"Landmarks", "EyesOpen"}:
+                eyes = self._eyes(image, mesh)
+            if "Landmarks" in attributes:
+                pupils = (eyes[0].pupil, eyes[1].pupil)
+                detail["Landmarks"] = geometry.landmarks(mesh, pupils, image.width, image.height)
+            if "Pose" in attributes:
+                pose = geometry.head_pose(mesh)
+                detail["Pose"] = {"Roll": pose.roll, "Yaw": pose.yaw, "Pitch": pose.pitch}
+            if "EyesOpen" in attributes:
+                openness = (eyes[0].openness + eyes[1].openness) / 2.0
+                detail["EyesOpen"] = geometry.boolean_attribute(
+                    openness, geometry.EYE_OPEN_RATIO, 0.05
+                )
+            if "MouthOpen" in attributes:
+                detail["MouthOpen"] = geometry.boolean_attribute(
+                    geometry.mouth_openness(mesh), geometry.MOUTH_OPEN_RATIO, 0.08
+                )
+        if "Quality" in attributes:
+            gray = quality.face_crop_gray(image.bgr, face.box)
+            detail["Quality"] = {
+                "Brightness": quality.brightness(gray),
+                "Sharpness": quality.sharpness(gray),
+            }
+        if attributes & {"AgeRange", "Gender"}:
+            estimate = self._age_gender(image.rgb, self._shape5(image.rgb, face.box))
+            if "AgeRange" in attributes:
+                spread = max(estimate.age_spread, 2.0)
+                detail["AgeRange"] = {
+                    "Low": max(0, math.floor(estimate.age - spread)),
+                    "High": math.ceil(estimate.age + spread),
+                }
+            if "Gender" in attributes:
+                male = estimate.male_probability
+                detail["Gender"] = {
+                    "Value": "Male" if male >= 0.5 else "Female",
+                    "Confidence": max(male, 1.0 - male) * 100.0,
+                }
+        return detail
+
+    def _eyes(self, image: DecodedImage, mesh: np.ndarray) -> tuple[EyeReading, EyeReading]:
+        """Iris readings of the image-left and image-right eye."""
+        left = self._iris(image.rgb, *mesh[list(geometry.LEFT_EYE_CORNERS), :2], mirrored=False)
+        right = self._iris(image.rgb, *mesh[list(geometry.RIGHT_EYE_CORNERS), :2], mirrored=True)
+        return left, right
+
+
+@lru_cache(maxsize=1)
+def face_analyzer() -> FaceAnalyzer:
+    """The process-wide analyzer; models load on first use."""
+    return FaceAnalyzer()

@@ -1,0 +1,51 @@
+"""Rekognition's 0-100 Similarity, calibrated so that a threshold means a false-match rate.
+
+`calibration.json` (written by `python -m oversight.analysis.calibrate`) holds, for the fused
+embedding, the cosine at which the false-match rate (FMR) over impostor pairs drops to 10^-d for
+a grid of d. Similarity is piecewise linear in d = -log10(FMR):
+  d in [0, 3]: Similarity = 80 * d / 3     (FMR 1 -> 0, FMR 1e-3 -> 80)
+  d > 3:       Similarity = 80 + 10 (d - 3) (FMR 1e-4 -> 90, 1e-5 -> 100), capped at 100
+so Similarity 80 means an estimated FMR of 1 in 1,000 and 90 one in 10,000 (docs/MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+
+def similarity_for_decades(decades: np.ndarray) -> np.ndarray:
+    """Similarity for d = -log10(FMR)."""
+    d = np.asarray(decades, dtype=np.float64)
+    return np.clip(np.where(d <= 3.0, 80.0 * d / 3.0, 80.0 + 10.0 * (d - 3.0)), 0.0, 100.0)
+
+
+def fmr_for_similarity(similarity: float) -> float:
+    """The false-match rate a Similarity threshold stands for (inverse of the mapping)."""
+    decades = similarity * 3.0 / 80.0 if similarity <= 80.0 else 3.0 + (similarity - 80.0) / 10.0
+    return float(10.0 ** (-decades))
+
+
+@lru_cache(maxsize=1)
+def _anchors() -> tuple[np.ndarray, np.ndarray]:
+    table = json.loads(CALIBRATION_FILE.read_text())
+    cosines = np.asarray(table["cosines"], np.float64)
+    similarities = similarity_for_decades(np.asarray(table["decades"], np.float64))
+    return cosines, similarities
+
+
+def similarity_from_cosine(cosine: float | np.ndarray) -> float | np.ndarray:
+    """Calibrated Similarity (0-100) for one cosine or an array of them."""
+    cosines, similarities = _anchors()
+    # Past the last anchor, continue the last segment's slope until the cap.
+    slope = (similarities[-1] - similarities[-2]) / max(cosines[-1] - cosines[-2], 1e-9)
+    values = np.interp(cosine, cosines, similarities)
+    beyond = np.asarray(cosine) > cosines[-1]
+    values = np.where(beyond, similarities[-1] + slope * (np.asarray(cosine) - cosines[-1]), values)
+    values = np.clip(values, 0.0, 100.0)
+    return float(values) if np.ndim(values) == 0 else values

@@ -1,0 +1,68 @@
+"""DetectFaces and CompareFaces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..analysis import face_analyzer, requested_attributes, similarity_from_cosine
+from ..analysis.faces import DEFAULT_ATTRIBUTES, DetectedFace
+from ..errors import InvalidParameterException
+from ..images import DecodedImage
+from . import operation
+from .collections import analyse_faces
+from .context import RequestContext
+from .image_input import request_image
+
+# Rekognition describes at most the 100 largest faces of an image.
+MAX_FACES_PER_IMAGE = 100
+DEFAULT_SIMILARITY_THRESHOLD = 80.0
+
+
+@operation("DetectFaces")
+def detect_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    image = request_image(request)
+    attributes = requested_attributes(request.get("Attributes"))
+    analyzer = face_analyzer()
+    faces = analyzer.detect(image)[:MAX_FACES_PER_IMAGE]
+    return {"FaceDetails": [analyzer.face_detail(image, face, attributes) for face in faces]}
+
+
+def _faces_passing(image: DecodedImage, level: str) -> list[tuple[DetectedFace, dict[str, Any]]]:
+    """The image's largest faces that meet the quality filter, with their ComparedFace."""
+    faces = analyse_faces(image, DEFAULT_ATTRIBUTES, level)[:MAX_FACES_PER_IMAGE]
+    return [(face, detail) for face, detail, reasons in faces if not reasons]
+
+
+@operation("CompareFaces")
+def compare_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    level = request.get("QualityFilter", "NONE")
+    threshold = float(request.get("SimilarityThreshold", DEFAULT_SIMILARITY_THRESHOLD))
+    source = request_image(request, "SourceImage")
+    target = request_image(request, "TargetImage")
+    analyzer = face_analyzer()
+
+    source_faces = _faces_passing(source, level)
+    if not source_faces:
+        raise InvalidParameterException("There are no faces in the source image.")
+    source_face, source_detail = source_faces[0]
+    source_vector = analyzer.embed(source, source_face)
+
+    matches, unmatched = [], []
+    for face, detail in _faces_passing(target, level):
+        cosine = float(np.dot(source_vector, analyzer.embed(target, face)))
+        similarity = float(similarity_from_cosine(cosine))
+        if similarity >= threshold:
+            matches.append({"Similarity": similarity, "Face": detail})
+        else:
+            unmatched.append(detail)
+    matches.sort(key=lambda match: match["Similarity"], reverse=True)
+    return {
+        "SourceImageFace": {
+            "BoundingBox": source_detail["BoundingBox"],
+            "Confidence": source_detail["Confidence"],
+        },
+        "FaceMatches": matches,
+        "UnmatchedFaces": unmatched,
+    }
