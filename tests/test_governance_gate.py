@@ -16,6 +16,8 @@ from oversight.governance.audit import AuditLog
 from oversight.governance.policy import DEFAULT_KEY, Policy, delete_policy, put_policy
 from oversight.governance.ratelimit import RateLimiter
 from oversight.operations.context import RequestContext
+from oversight.store import get_engine
+from oversight.video.processors import ProcessorStore
 
 KEY = "AKIAGOVERNANCETEST01"
 CTX = RequestContext(account_id="123456789012", access_key_id=KEY, purpose="case 2026-17")
@@ -75,6 +77,23 @@ def test_live_stream_search() -> None:
     assert "live streams" in _refused(search, "CreateStreamProcessor").message
     labels = {"Settings": {"ConnectedHome": {"Labels": ["PERSON"]}}}
     gate.admit(CTX, "CreateStreamProcessor", labels)
+
+
+def test_starting_a_stored_processor_is_judged_on_its_settings() -> None:
+    ProcessorStore(get_engine()).create(
+        CTX.account_id, "lobby",
+        {"Settings": {"FaceSearch": {"CollectionId": "staff", "FaceMatchThreshold": 85}}},
+        access_key_id=None, purpose=None,
+    )
+    put_policy(Policy(KEY, min_match_threshold=95))
+    assert "FaceMatchThreshold >= 95" in _refused({"Name": "lobby"}, "StartStreamProcessor").message
+    put_policy(Policy(KEY, allow_stream_search=False))
+    assert "live streams" in _refused({"Name": "lobby"}, "StartStreamProcessor").message
+    put_policy(Policy(KEY, allowed_collections=["visitors"]))
+    _refused({"Name": "lobby"}, "StartStreamProcessor")
+    put_policy(Policy(KEY, min_match_threshold=80))
+    gate.admit(CTX, "StartStreamProcessor", {"Name": "lobby"})
+    gate.admit(CTX, "StartStreamProcessor", {"Name": "no-such-processor"})
 
 
 def test_purpose_required() -> None:

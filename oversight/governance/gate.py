@@ -18,9 +18,12 @@ from ..errors import (
     InternalServerError,
     InvalidParameterException,
     RekognitionError,
+    ResourceNotFoundException,
     ThrottlingException,
 )
 from ..operations.context import RequestContext
+from ..store import get_engine
+from ..video.processors import ProcessorStore
 from . import audit
 from .policy import DEFAULT_KEY, PolicyRefusal, get_policy
 from .ratelimit import limiter
@@ -48,7 +51,7 @@ def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
     if policy is None:
         return
     try:
-        policy.check(operation, request, ctx.purpose)
+        policy.check(operation, _with_stored_settings(ctx, operation, request), ctx.purpose)
         if policy.rate_limit_per_minute is not None:
             try:
                 limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
@@ -58,6 +61,20 @@ def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
         audit.write(operation_fields(ctx, operation, request, None, refusal))
         refusal.recorded = True  # type: ignore[attr-defined]
         raise
+
+
+def _with_stored_settings(
+    ctx: RequestContext, operation: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    """StartStreamProcessor names a processor; its stored Settings (collection, threshold) are
+    what the policy must judge, whoever created it and under whichever policy."""
+    if operation != "StartStreamProcessor" or not isinstance(request.get("Name"), str):
+        return request
+    try:
+        stored = ProcessorStore(get_engine()).get(ctx.account_id, request["Name"])
+    except ResourceNotFoundException:
+        return request  # the handler answers that
+    return {**request, "Settings": stored.definition.get("Settings")}
 
 
 def record(

@@ -31,7 +31,10 @@ _THRESHOLD_PATHS: dict[str, tuple[str, ...]] = {
     "CompareFaces": ("SimilarityThreshold",),
     "StartFaceSearch": ("FaceMatchThreshold",),
     "CreateStreamProcessor": ("Settings", "FaceSearch", "FaceMatchThreshold"),
+    # Judged on the stored definition (gate.admit adds its Settings to the request).
+    "StartStreamProcessor": ("Settings", "FaceSearch", "FaceMatchThreshold"),
 }
+_STREAM_SEARCH_OPERATIONS = frozenset({"CreateStreamProcessor", "StartStreamProcessor"})
 
 # Where each operation carries the number of matches it may return.
 _MAX_RESULTS_PARAM: dict[str, str] = {
@@ -94,7 +97,7 @@ class Policy:
                     )
         self._check_threshold(who, operation, request)
         self._check_max_faces(who, operation, request)
-        if not self.allow_stream_search and operation == "CreateStreamProcessor":
+        if not self.allow_stream_search and operation in _STREAM_SEARCH_OPERATIONS:
             if member(request, ("Settings", "FaceSearch")) is not None:
                 raise PolicyRefusal(
                     "stream_search", f"{who} does not allow face search on live streams"
@@ -104,7 +107,7 @@ class Policy:
         path = _THRESHOLD_PATHS.get(operation)
         if self.min_match_threshold is None or path is None:
             return
-        if operation == "CreateStreamProcessor" and member(request, path[:-1]) is None:
+        if operation in _STREAM_SEARCH_OPERATIONS and member(request, path[:-1]) is None:
             return  # not a face-search processor
         asked = member(request, path)
         threshold = DEFAULT_MATCH_THRESHOLD if asked is None else float(asked)
