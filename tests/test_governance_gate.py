@@ -18,6 +18,7 @@ from oversight.governance.ratelimit import RateLimiter
 from oversight.operations.context import RequestContext
 from oversight.store import get_engine
 from oversight.video.processors import ProcessorStore
+from tests.collections_db import postgres_url, store_url  # noqa: F401
 
 KEY = "AKIAGOVERNANCETEST01"
 CTX = RequestContext(account_id="123456789012", access_key_id=KEY, purpose="case 2026-17")
@@ -198,3 +199,20 @@ def test_admin_events_are_recorded() -> None:
     (admin,) = AuditLog().records()
     assert (admin["kind"], admin["action"], admin["target"]) == ("admin", "PutPolicy", KEY)
     assert admin["details"] == {"max_faces": 5} and admin["key"] == KEY
+
+
+def test_policies_and_retention_rules_in_both_stores(store_url: str) -> None:  # noqa: F811
+    from oversight.governance.policy import get_policy, list_policies
+    from oversight.governance.retention import RetentionRule, delete_rule, list_rules, put_rule
+
+    policy = Policy(KEY, allowed_operations=["SearchFaces"], allowed_collections=["a", "b"],
+                    min_match_threshold=99.5, max_faces=3, allow_stream_search=False,
+                    rate_limit_per_minute=10, require_purpose=True)
+    put_policy(policy)
+    put_policy(policy)  # replacing is idempotent
+    assert get_policy(KEY) == policy and list_policies() == [policy]
+    assert delete_policy(KEY) and get_policy(KEY) is None and not delete_policy(KEY)
+    rule = RetentionRule("123456789012", "visitors", 0.5)
+    put_rule(rule)
+    assert list_rules() == [rule]
+    assert delete_rule(rule.account_id, rule.collection_id) and list_rules() == []
