@@ -34,5 +34,10 @@ lint: $(STAMP)
 api-docs: $(STAMP)
 	$(BIN)/oversight api-docs > docs/API.md
 
+# Every benchmark in bench/, each printing Oversight beside its peers (not part of `make test`).
+bench: $(STAMP)
+	$(BIN)/pip install --quiet --no-deps -r requirements-bench.txt
+	for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
 clean:
 	rm -rf $(VENV) oversight-data
