@@ -6,6 +6,8 @@ shape per face serves both.
 
 from __future__ import annotations
 
+import threading
+
 import dlib
 import numpy as np
 
@@ -39,9 +41,13 @@ class DlibResNet(Model):
         self._model = dlib.face_recognition_model_v1(
             _model_file("dlib_face_recognition_resnet_model_v1.dat")
         )
+        # dlib's network keeps each layer's output inside itself: one call at a time.
+        self._call_lock = threading.Lock()
 
     def __call__(self, rgb: np.ndarray, shape: dlib.full_object_detection) -> np.ndarray:
         """Unit-norm 128-d embedding (dlib's raw output has norm ~0.3-0.5)."""
         self.load()
-        vector = np.asarray(self._model.compute_face_descriptor(rgb, shape), np.float32)
+        with self._call_lock:
+            descriptor = self._model.compute_face_descriptor(rgb, shape)
+        vector = np.asarray(descriptor, np.float32)
         return vector / max(float(np.linalg.norm(vector)), 1e-12)
