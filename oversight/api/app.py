@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import numpy as np
+from botocore.model import OperationModel
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -29,22 +30,21 @@ from starlette.routing import Route
 
 from ..config import Settings, settings
 from ..errors import (
-    ImageTooLargeException,
     InternalServerError,
     RekognitionError,
     ThrottlingException,
     UnknownOperationException,
     UnsupportedOperationException,
-    ValidationException,
 )
 from ..governance import gate
 from ..operations import Handler, RequestContext, registry
 from ..operations.unsupported import unsupported_reasons
+from ..operations.video import start_video_services, stop_video_services
 from .auth import Principal, SignedRequest, authenticate
 from .keys import KeyStore
 from .observability import IN_FLIGHT, WAITING, AccessRecord, configure_access_log, finish
 from .service_model import TARGET_PREFIX, operation_model
-from .validation import parse_body, validate_request
+from .validation import parse_body, too_large, validate_request
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 PURPOSE_HEADER = "x-oversight-purpose"
@@ -84,37 +84,32 @@ def _error_response(error: RekognitionError, request_id: str) -> Response:
     )
 
 
-def _too_large(operation: str | None, limit: int) -> RekognitionError:
-    message = f"Request body exceeds the {limit} byte limit."
-    model = operation_model(operation) if operation else None
-    if model and any(e.name == ImageTooLargeException.code for e in model.error_shapes):
-        return ImageTooLargeException(message)
-    return ValidationException(message)
-
-
-async def _read_body(request: Request, operation: str | None, limit: int, timeout: float) -> bytes:
+async def _read_body(
+    request: Request, operation: OperationModel, limit: int, timeout: float
+) -> bytes:
     declared = request.headers.get("content-length", "")
+    message = f"Request body exceeds the {limit} byte limit."
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(operation, limit)
+        raise too_large(operation, message)
     chunks: list[bytes] = []
     size = 0
     with anyio.move_on_after(timeout) as scope:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _too_large(operation, limit)
+                raise too_large(operation, message)
             chunks.append(chunk)
     if scope.cancelled_caught:
         raise RequestTimeoutException(f"Request body not received within {timeout} seconds.")
     return b"".join(chunks)
 
 
-def _operation_name(request: Request) -> str:
+def _target_operation(request: Request) -> OperationModel:
     target = request.headers.get("x-amz-target", "")
-    name = target.removeprefix(TARGET_PREFIX)
-    if not target.startswith(TARGET_PREFIX) or operation_model(name) is None:
+    model = operation_model(target.removeprefix(TARGET_PREFIX))
+    if not target.startswith(TARGET_PREFIX) or model is None:
         raise UnknownOperationException(f"Unknown operation: X-Amz-Target {target[:200]!r}.")
-    return name
+    return model
 
 
 def _handler_for(name: str) -> Handler:
@@ -206,16 +201,14 @@ async def rekognition(request: Request) -> Response:
 
 
 async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Response:
-    name = _operation_name(request)
-    record.operation = name
+    model = _target_operation(request)
+    name = record.operation = model.name
     body = await _read_body(
-        request, name, state.config.max_request_bytes, state.config.request_timeout_seconds
+        request, model, state.config.max_request_bytes, state.config.request_timeout_seconds
     )
     record.bytes_in = len(body)
     principal = await anyio.to_thread.run_sync(_authenticate, state, request, body)
     record.access_key_id, record.account_id = principal.access_key_id, principal.account_id
-    model = operation_model(name)
-    assert model is not None  # _operation_name checked it
     validated = await anyio.to_thread.run_sync(validate_request, model, parse_body(body))
     handler = _handler_for(name)
     ctx = RequestContext(
@@ -263,8 +256,11 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
         resolved = config or settings()
         store = keys or await anyio.to_thread.run_sync(KeyStore.default)
         await anyio.to_thread.run_sync(registry)  # import handler modules before the first call
+        # Resume video jobs and stream processors a previous server left unfinished.
+        await anyio.to_thread.run_sync(start_video_services)
         app.state.oversight = _State(resolved, store)
         yield
+        await anyio.to_thread.run_sync(stop_video_services)
 
     return Starlette(
         routes=[

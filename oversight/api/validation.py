@@ -211,6 +211,14 @@ class _Validator:
         )
 
 
+def too_large(operation: OperationModel, message: str) -> RekognitionError:
+    """The error for oversized input: Rekognition's modelled ImageTooLargeException wherever the
+    operation declares it (image operations), else a ValidationException."""
+    if any(error.name == ImageTooLargeException.code for error in operation.error_shapes):
+        return ImageTooLargeException(message)
+    return ValidationException(message)
+
+
 def validate_request(operation: OperationModel, request: dict[str, Any]) -> dict[str, Any]:
     """Check `request` against the operation's input shape; return it with blobs as bytes."""
     shape = operation.input_shape
@@ -219,11 +227,7 @@ def validate_request(operation: OperationModel, request: dict[str, Any]) -> dict
     validator = _Validator()
     converted = validator.structure(request, shape, "")
     if validator.blob_too_large is not None:
-        # Rekognition models ImageTooLargeException for oversized image bytes; prefer the
-        # modelled error wherever the operation declares it.
-        if any(error.name == ImageTooLargeException.code for error in operation.error_shapes):
-            raise ImageTooLargeException(validator.blob_too_large)
-        validator.violations.append(validator.blob_too_large)
+        raise too_large(operation, validator.blob_too_large)
     count = len(validator.violations)
     if count:
         plural = "s" if count > 1 else ""
