@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 from oversight.cli import app
 from oversight.collections import DeletionEvent
 from oversight.errors import AccessDeniedException
-from oversight.governance import gate
+from oversight.governance import audit, gate
 from oversight.governance.audit import AuditLog
 from oversight.governance.policy import Policy, put_policy
 from oversight.governance.receipts import write_receipt
+from oversight.governance.records import base_fields
 from oversight.governance.report import build_report, parse_bound
 from oversight.governance.report_render import to_html, to_markdown
 from oversight.operations.context import RequestContext
@@ -36,6 +37,10 @@ def _activity() -> None:
     write_receipt(DeletionEvent("123456789012", "wanted", [], "DeleteCollection",
                                 collection_deleted=True, face_count=3))
     gate.audit_admin_event(CTX, "PutPolicy", KEY)
+    frame = base_fields(CTX, "stream_match")
+    frame.update({"operation": "StreamProcessorMatch", "stream_processor": "lobby",
+                  "matches": [{"face_id": "f", "similarity": 99.0, "track": 1}]})
+    audit.write(frame)
 
 
 def test_report_counts_what_the_log_says() -> None:
@@ -43,9 +48,11 @@ def test_report_counts_what_the_log_says() -> None:
     report = build_report(parse_bound("2000-01-01"), parse_bound("2100-12-31", end=True))
     assert report["AuditLog"]["Valid"] is True
     assert report["Totals"] == {
-        "Requests": 4, "Searches": 2, "Matches": 1, "PolicyRefusals": 1, "FacesDeleted": 3,
-        "AdminChanges": 1,
+        "Requests": 4, "Searches": 2, "Matches": 1, "LiveStreamMatches": 1, "PolicyRefusals": 1,
+        "FacesDeleted": 3, "AdminChanges": 1,
     }
+    (stream,) = report["LiveStreamMatches"]
+    assert (stream["StreamProcessor"], stream["Frames"], stream["Matches"]) == ("lobby", 1, 1)
     (row,) = report["Searches"]
     assert (row["Key"], row["Purpose"], row["Searches"], row["Matches"]) == (KEY, "case 7", 2, 1)
     assert {(t["Threshold"], t["Searches"]) for t in report["Thresholds"]} == {

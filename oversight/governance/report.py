@@ -77,6 +77,8 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
     deletions: Counter = Counter()
     operations: Counter = Counter()
     errors: Counter = Counter()
+    stream_frames: Counter = Counter()
+    stream_matches: Counter = Counter()
     admin = 0
     for record in _in_period(log.records(), start, end):
         kind, month = record.get("kind"), record["time"][:7]
@@ -85,6 +87,13 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
             continue
         if kind == "deletion":
             deletions[(record.get("reason"), record.get("collection"))] += record.get("count", 0)
+            continue
+        if kind == "stream_match":
+            # One record per video frame with matches, written by a running stream processor.
+            group = (record.get("account"), record.get("key"), record.get("purpose"),
+                     record.get("stream_processor"), month)
+            stream_frames[group] += 1
+            stream_matches[group] += len(record.get("matches", []))
             continue
         operation = record.get("operation")
         operations[(operation,)] += 1
@@ -107,6 +116,12 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
     month_rows = _rows(monthly, ("Month",), "Searches")
     for row in month_rows:
         row["Matches"] = monthly_matches[(row["Month"],)]
+    stream_rows = _rows(
+        stream_frames, ("Account", "Key", "Purpose", "StreamProcessor", "Month"), "Frames"
+    )
+    for row in stream_rows:
+        row["Matches"] = stream_matches[tuple(row[c] for c in (
+            "Account", "Key", "Purpose", "StreamProcessor", "Month"))]
     operation_rows = _rows(operations, ("Operation",), "Requests")
     for row in operation_rows:
         row["Errors"] = errors[(row["Operation"],)]
@@ -119,12 +134,14 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
             "Requests": sum(operations.values()),
             "Searches": sum(searches.values()),
             "Matches": sum(matches.values()),
+            "LiveStreamMatches": sum(stream_matches.values()),
             "PolicyRefusals": sum(refusals.values()),
             "FacesDeleted": sum(deletions.values()),
             "AdminChanges": admin,
         },
         "SearchesByMonth": month_rows,
         "Searches": search_rows,
+        "LiveStreamMatches": stream_rows,
         "Thresholds": _rows(thresholds, ("Operation", "Threshold"), "Searches"),
         "PolicyRefusals": _rows(refusals, ("Key", "Rule"), "Refusals"),
         "Deletions": _rows(deletions, ("Reason", "Collection"), "Faces"),

@@ -10,6 +10,7 @@ from typing import Any
 _SECTIONS = (
     ("SearchesByMonth", "Searches per month"),
     ("Searches", "Searches per account, key, purpose and month"),
+    ("LiveStreamMatches", "Live stream face matches (frames with matches)"),
     ("Thresholds", "Match thresholds used"),
     ("PolicyRefusals", "Policy refusals"),
     ("Deletions", "Deletions (faces)"),
