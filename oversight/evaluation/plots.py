@@ -9,16 +9,20 @@ from matplotlib.figure import Figure
 from .scores import Roc
 
 
+def _log_floor(rates: np.ndarray) -> np.ndarray:
+    """Rates for a log axis, which cannot show zero: zeros drawn at half the smallest rate."""
+    positive = rates[rates > 0]
+    return np.clip(rates, positive.min() / 2 if positive.size else 1e-6, 1)
+
+
 def roc_and_det(curve: Roc, label: str) -> Figure:
     """ROC (true accepts against false accepts) and DET (both error rates), log axes."""
     figure = Figure(figsize=(10, 4))
     roc_axes, det_axes = figure.subplots(1, 2)
-    # Log axes cannot show zero: clip at the smallest rate the data could show.
-    floor = 1.0 / max(10 ** 6, curve.fmr.size)
-    roc_axes.plot(np.clip(curve.fmr, floor, 1), curve.tar, label=label)
+    roc_axes.plot(_log_floor(curve.fmr), curve.tar, label=label)
     roc_axes.set(xscale="log", xlabel="false match rate (FMR)", ylabel="true accept rate",
                  title="ROC")
-    det_axes.plot(np.clip(curve.fmr, floor, 1), np.clip(curve.fnmr, floor, 1), label=label)
+    det_axes.plot(_log_floor(curve.fmr), _log_floor(curve.fnmr), label=label)
     det_axes.set(xscale="log", yscale="log", xlabel="false match rate (FMR)",
                  ylabel="false non-match rate (FNMR)", title="DET")
     for axes in (roc_axes, det_axes):

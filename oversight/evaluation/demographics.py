@@ -1,0 +1,153 @@
+"""Demographic differentials: error rates and attribute accuracy per group.
+
+Input is a CSV with a `path` column, an optional `identity` column and group columns (for
+UTKFace: age, gender, race). FMR per group comes from impostor pairs inside the group, which is
+what NIST FRVT's demographic FMR measures. Without identity labels every image is taken to be a
+different person (true of UTKFace up to rare repeats), so FNMR per group needs an identity
+column and is reported as not measured otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ..analysis import EMBEDDING_MODEL, face_analyzer
+from . import plots
+from .datasets import read_table
+from .embeddings import embed_files, read_rgb
+from .groups import age_band, age_mae, fmr_ratio, gender_accuracy, group_error_rates
+from .operating import DEFAULT_SIMILARITY, SIMILARITY_THRESHOLDS, cosine_at_similarity
+from .report import Report, rate_cell
+
+_NOT_GROUPS = {"path", "identity"}
+
+
+def _group_labels(rows: list[dict[str, str]], column: str) -> np.ndarray:
+    """Group of each row; a numeric age column is cut into bands, since each age alone is too
+    small a group."""
+    values = [row[column] for row in rows]
+    if column == "age":
+        return np.array([age_band(float(v)) for v in values])
+    return np.array(values)
+
+
+def _predict_attributes(paths: list[Path], progress: bool) -> tuple[list[str | None], np.ndarray]:
+    """Predicted gender and age (middle of AgeRange) of the largest face in each image."""
+    analyzer = face_analyzer()
+    genders: list[str | None] = []
+    ages = np.full(len(paths), np.nan)
+    for i, path in enumerate(tqdm(paths, desc="estimating age and gender", unit="image",
+                                  disable=not progress)):
+        image = read_rgb(path)
+        faces = analyzer.detect(image)
+        if not faces:
+            genders.append(None)
+            continue
+        detail = analyzer.face_detail(image, faces[0], frozenset({"AgeRange", "Gender"}))
+        genders.append(detail["Gender"]["Value"])
+        ages[i] = (detail["AgeRange"]["Low"] + detail["AgeRange"]["High"]) / 2
+    return genders, ages
+
+
+def _group_table(similarity: np.ndarray, identities: np.ndarray, labels: np.ndarray,
+                 genders: list[str | None], ages: np.ndarray, rows: list[dict[str, str]],
+                 faced: np.ndarray) -> dict[str, Any]:
+    per_threshold = {}
+    for s in SIMILARITY_THRESHOLDS:
+        rates = group_error_rates(similarity, identities, labels[faced], cosine_at_similarity(s))
+        per_threshold[f"{s:g}"] = {
+            "groups": {g: {"fmr": r.fmr.as_dict(), "fnmr": r.fnmr.as_dict()}
+                       for g, r in rates.items()},
+            "fmr_ratio": fmr_ratio(rates),
+        }
+    attributes: dict[str, Any] = {}
+    for group in sorted(set(labels.tolist())):
+        members = np.flatnonzero(labels == group)
+        entry: dict[str, Any] = {"images": int(members.size),
+                                 "without_face": int(np.count_nonzero(~faced[members]))}
+        if "gender" in rows[0]:
+            entry["gender_accuracy"] = gender_accuracy(
+                [rows[i]["gender"] for i in members], [genders[i] for i in members]).as_dict()
+        if "age" in rows[0]:
+            entry["age_mae"] = age_mae(np.array([float(rows[i]["age"]) for i in members]),
+                                       ages[members])
+        attributes[group] = entry
+    return {"at_similarity": per_threshold, "attributes": attributes}
+
+
+def evaluate_demographics(csv_file: Path, group_columns: list[str] | None = None,
+                          progress: bool = True) -> Report:
+    rows = read_table(csv_file)
+    if not rows:
+        raise ValueError(f"{csv_file} has no rows")
+    columns = group_columns or [c for c in rows[0] if c not in _NOT_GROUPS]
+    paths = [Path(row["path"]) for row in rows]
+    vectors = embed_files(paths, progress=progress)
+    faced = np.array([vectors[p] is not None for p in paths])
+    matrix = np.stack([vectors[p] for p in paths if vectors[p] is not None])
+    similarity = matrix @ matrix.T
+    has_identity = "identity" in rows[0]
+    identities = np.array([row["identity"] if has_identity else str(i)
+                           for i, row in enumerate(rows)])[faced]
+    genders, ages = _predict_attributes(paths, progress)
+    result: dict[str, Any] = {
+        "kind": "demographics",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "embedding_model": EMBEDDING_MODEL,
+        "data": {"csv": str(csv_file), "images": len(rows),
+                 "images_without_face": int(np.count_nonzero(~faced)),
+                 "identity_labels": has_identity, "group_columns": columns},
+        "default_similarity": DEFAULT_SIMILARITY,
+        "by": {column: _group_table(similarity, identities, _group_labels(rows, column),
+                                    genders, ages, rows, faced)
+               for column in columns},
+    }
+    report = Report("Demographic differentials", result)
+    _describe(report, result)
+    return report
+
+
+def _describe(report: Report, result: dict[str, Any]) -> None:
+    data, default = result["data"], f"{result['default_similarity']:g}"
+    report.text(
+        f"Embedding model `{result['embedding_model']}` on {data['images']} images of "
+        f"`{data['csv']}` ({data['images_without_face']} without a detected face). FMR per "
+        "group counts impostor pairs inside the group (NIST FRVT's demographic FMR). "
+        + ("FNMR per group uses the identity column." if data["identity_labels"] else
+           "The CSV has no identity column, so every image is taken as a different person "
+           "and FNMR per group cannot be measured: it needs identity labels."))
+    for column, table in result["by"].items():
+        at_default = table["at_similarity"][default]
+        ratio = at_default["fmr_ratio"]
+        report.text(
+            f"By {column}: max/min FMR ratio at Similarity {default}: "
+            + (f"{ratio:.2f}" if ratio is not None else
+               "undefined (a group had no false match, or too few pairs to tell)"))
+        headers = ["group", "images", *[f"FMR at {s}" for s in table["at_similarity"]]]
+        groups = list(table["attributes"])
+        body = [[g, table["attributes"][g]["images"],
+                 *[rate_cell(t["groups"][g]["fmr"]) for t in table["at_similarity"].values()]]
+                for g in groups]
+        if data["identity_labels"]:
+            headers.append(f"FNMR at {default}")
+            for g, line in zip(groups, body, strict=True):
+                line.append(rate_cell(at_default["groups"][g]["fnmr"]))
+        for name, label in (("gender_accuracy", "gender accuracy"), ("age_mae", "age MAE")):
+            if name in table["attributes"][groups[0]]:
+                headers.append(label)
+                for g, line in zip(groups, body, strict=True):
+                    value = table["attributes"][g][name]
+                    line.append(rate_cell(value) if isinstance(value, dict) else
+                                "n/a" if value is None else f"{value:.1f} years")
+        report.table(headers, body)
+        report.figure(f"fmr_by_{column}",
+                      plots.group_bars({g: at_default["groups"][g]["fmr"]["rate"]
+                                        for g in groups},
+                                       f"FMR at Similarity {default} by {column}", "FMR",
+                                       log=True),
+                      f"False match rate at Similarity {default} per {column} group")

@@ -1,0 +1,277 @@
+"""docs/MODEL_CARD.md, generated from the saved evaluation results (never edited by hand).
+
+Every number comes from a result.json an `oversight evaluate` command wrote; the card names the
+data behind it, that data's terms of use, and the command that measures it again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..analysis.similarity import fmr_for_similarity
+from .operating import DEFAULT_SIMILARITY
+from .report import percent, rate_cell
+
+KINDS = ("verification", "identification", "demographics", "detection")
+# The models behind the face pipeline; each module's first docstring line names it and its licence.
+_MODEL_MODULES = ("yunet", "sface", "dlib_models", "age_gender", "facemesh")
+GOALS = {"lfw_accuracy": 0.996, "non_enrolled_matches": 0, "race_fmr_ratio": 2.0}
+
+# Terms of the datasets in ../shared/data that ship no licence file of their own (LFW, UTKFace,
+# ORL, Yale) or whose licence covers the code around the images rather than the photos.
+_DATA_TERMS = {
+    "lfw-devtrain": "Labeled Faces in the Wild (Huang et al., UMass Amherst, 2007), View 1 "
+                    "development pairs. No licence file; distributed for research with a request "
+                    "to cite the technical report (LFW-README.txt). Photos of public figures "
+                    "taken from news sites, without their consent to face recognition research.",
+    "utkface-dev": "UTKFace (Zhang, Song and Qi, 2017): non-commercial research use only; image "
+                   "copyright stays with the owners. Age, gender and race labels were estimated "
+                   "by the dataset's authors, so label noise is part of every per-group number, "
+                   "and its five race groups are a coarse, contested categorisation.",
+    "att_orl_faces": "AT&T (ORL) Database of Faces, Olivetti Research Laboratory 1992-94: "
+                     "research use with credit to ORL (att_faces/README).",
+    "yalefaces": "Yale Face Database (Belhumeur, Hespanha and Kriegman, 1997): research use "
+                 "with citation; no licence file ships with it.",
+    "deepface": "Test images of the deepface repository (MIT code licence); photos of public "
+                "figures whose rights that licence does not cover.",
+    "insightface": "Test resources of the InsightFace repository (MIT code licence); the images "
+                   "are LFW photos (see LFW above).",
+    "krasserm_face-recognition": "Apache-2.0 repository licence; the images are LFW photos.",
+    "face-api.js": "MIT repository licence; example photos of TV characters' actors.",
+    "dlib-voc": "dlib's example photos (Boost Software License 1.0, LICENSE.txt), originally "
+                "PASCAL VOC 2007/2008 images from Flickr under their owners' terms.",
+}
+
+
+def _dataset_folder(path: Path) -> Path:
+    """The top folder of a dataset under faces/ or detection/ (else the file's folder)."""
+    parts = path.parts
+    for anchor in ("faces", "detection"):
+        if anchor in parts[:-1]:
+            index = len(parts) - 1 - parts[::-1].index(anchor)
+            if index + 1 < len(parts) - 1 or path.is_dir():
+                return Path(*parts[: index + 2])
+    return path if path.is_dir() else path.parent
+
+
+def data_terms(path: Path) -> str:
+    """What the card says about the terms of the data at `path`."""
+    folder = _dataset_folder(path)
+    terms = _DATA_TERMS.get(folder.name, "Terms not known to Oversight: check the data's own "
+                                         "licence before publishing results on it.")
+    licence_files = sorted(folder.glob("LICENSE*")) if folder.is_dir() else []
+    for licence in licence_files:
+        first = next((line.strip() for line in licence.read_text(errors="replace").splitlines()
+                      if line.strip()), "")
+        terms += f" Licence file {licence.name}: \"{first}\"."
+    return terms
+
+
+def _shown(path: str, base: Path) -> str:
+    """A data path as the card shows it: relative to the repository when that is shorter."""
+    relative = os.path.relpath(path, base)
+    return relative if len(relative) < len(path) else path
+
+
+def load_results(results: Path) -> dict[str, dict[str, Any]]:
+    return {kind: json.loads((results / kind / "result.json").read_text())
+            for kind in KINDS if (results / kind / "result.json").is_file()}
+
+
+def _models_section() -> list[str]:
+    lines = ["## Models", "", "| module | model and licence |", "|---|---|"]
+    for name in _MODEL_MODULES:
+        module = importlib.import_module(f"oversight.models.{name}")
+        lines.append(f"| `oversight/models/{name}.py` | {(module.__doc__ or '').splitlines()[0]} |")
+    return lines
+
+
+def _verification_section(result: dict[str, Any], base: Path) -> list[str]:
+    data, accuracy = result["data"], result["accuracy"]
+    lines = [
+        "## Verification (1:1)", "",
+        f"Data: `{_shown(data['pairs_file'], base)}` ({data['format']}, {data['pairs']} pairs: "
+        f"{data['genuine_pairs']} same person, {data['impostor_pairs']} different people), "
+        f"{data['folds']}-fold cross-validation (threshold chosen on the other folds). "
+        f"{len(data['images_without_face'])} of {data['images_used']} images had no detected "
+        f"face; their {data['pairs_without_face']} pairs count as errors.", "",
+        f"**Accuracy: {percent(accuracy['mean'])} ± {percent(accuracy['std'])}** "
+        f"(goal ≥ {percent(GOALS['lfw_accuracy'], 1)}).", "",
+        "### What a Similarity threshold means", "",
+        "Similarity is calibrated so that a threshold stands for a false match rate (FMR). "
+        "Measured on the protocol pairs and, for resolution, on all "
+        f"{result['all_pairs']['impostor_pairs']:,} different-person and "
+        f"{result['all_pairs']['genuine_pairs']:,} same-person pairs of the same images:", "",
+        "| Similarity | intended FMR | FMR (protocol pairs) | FNMR (protocol pairs) | "
+        "FMR (all pairs) | FNMR (all pairs) |",
+        "|---|---|---|---|---|---|",
+    ]
+    protocol, every = result["protocol_pairs"]["at_similarity"], \
+        result["all_pairs"]["at_similarity"]
+    for similarity, point in protocol.items():
+        lines.append(
+            f"| {similarity} | {fmr_for_similarity(float(similarity)):.0e} | "
+            f"{rate_cell(point['fmr'])} | {rate_cell(point['fnmr'])} | "
+            f"{rate_cell(every[similarity]['fmr'])} | {rate_cell(every[similarity]['fnmr'])} |")
+    lines += ["", "| FAR | TAR (protocol pairs) | TAR (all pairs) |", "|---|---|---|"]
+    for far, tar in result["protocol_pairs"]["tar_at_far"].items():
+        lines.append(f"| {far} | {percent(tar)} | "
+                     f"{percent(result['all_pairs']['tar_at_far'][far])} |")
+    lines += ["", "n/a: fewer than 1/FAR impostor pairs, so that FAR cannot be told from zero.",
+              "", f"Measured by: `{result.get('command', '')}`"]
+    return lines
+
+
+def _identification_section(result: dict[str, Any], base: Path) -> list[str]:
+    data, aclu = result["data"], result["aclu_summary"]
+    default = f"{DEFAULT_SIMILARITY:g}"
+    lines = [
+        "## Identification (1:N)", "",
+        f"Data: {', '.join(f'`{_shown(s, base)}`' for s in data['sources'])}: "
+        f"{data['people']} people, {data['images']} images ({data['images_without_face']} "
+        f"without a detected face). {data['enrolled_people']} people enrolled with "
+        f"{data['gallery_size']} image(s) each; {data['mated_probes']} searches for enrolled "
+        f"people and {data['non_mated_probes']} for people who are not enrolled.", "",
+        f"Rank-1 identification rate: {rate_cell(result['rank1'])}.", "",
+        f"**Not-enrolled people matched: {aclu[default]['count']} of {aclu[default]['total']} "
+        f"at Similarity {default} (goal: 0), {aclu['99']['count']} at Similarity 99.**", "",
+        "| Similarity | FNIR (enrolled, not found) | FPIR (not enrolled, matched) |",
+        "|---|---|---|",
+        *[f"| {s} | {rate_cell(p['fnir'])} | {rate_cell(p['fpir'])} |"
+          for s, p in result["at_similarity"].items()],
+        "", f"Measured by: `{result.get('command', '')}`",
+    ]
+    return lines
+
+
+def _demographics_section(result: dict[str, Any], base: Path) -> list[str]:
+    data, default = result["data"], f"{result['default_similarity']:g}"
+    lines = [
+        "## Demographic differentials", "",
+        f"Data: `{_shown(data['csv'], base)}`, {data['images']} images "
+        f"({data['images_without_face']} without a detected face). FMR per group counts "
+        "impostor pairs inside the group, as NIST FRVT's demographic FMR does. "
+        + ("" if data["identity_labels"] else
+           "The data has no identity labels, so every image is taken as a different person "
+           "and FNMR per group is not measured (it needs identity labels)."), "",
+    ]
+    for column, table in result["by"].items():
+        at_default = table["at_similarity"][default]
+        ratio = at_default["fmr_ratio"]
+        lines += [f"### By {column}", "",
+                  f"Max/min FMR ratio at Similarity {default}: "
+                  + (f"**{ratio:.2f}**" if ratio is not None else "**undefined** (a group had "
+                     "no false match, or too few pairs)")
+                  + (f" (goal ≤ {GOALS['race_fmr_ratio']:g})" if column == "race" else ""), "",
+                  f"| group | images | FMR at {default} | FMR at 90 | gender accuracy | "
+                  "age MAE |", "|---|---|---|---|---|---|"]
+        for group, attributes in table["attributes"].items():
+            mae = attributes.get("age_mae")
+            gender = attributes.get("gender_accuracy")
+            lines.append(
+                f"| {group} | {attributes['images']} | "
+                f"{rate_cell(at_default['groups'][group]['fmr'])} | "
+                f"{rate_cell(table['at_similarity']['90']['groups'][group]['fmr'])} | "
+                f"{rate_cell(gender) if gender else 'n/a'} | "
+                f"{'n/a' if mae is None else f'{mae:.1f} years'} |")
+        lines.append("")
+    lines.append(f"Measured by: `{result.get('command', '')}`")
+    return lines
+
+
+def _detection_section(result: dict[str, Any], base: Path) -> list[str]:
+    data = result["data"]
+    iou = result["mean_matched_iou"]
+    return [
+        "## Face detection", "",
+        f"Data: `{_shown(data['csv'], base)}`, {data['images']} images with "
+        f"{data['true_faces']} hand-drawn face boxes, matched at IoU ≥ {result['min_iou']:g}.",
+        "",
+        f"Recall {rate_cell(result['recall'])}, precision {rate_cell(result['precision'])}, "
+        f"mean IoU of matches {'n/a' if iou is None else f'{iou:.2f}'}.", "",
+        f"Measured by: `{result.get('command', '')}`",
+    ]
+
+
+def _goals_section(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Each goal against its measurement, and what would close a shortfall."""
+    rows = []
+    if "verification" in results:
+        accuracy = results["verification"]["accuracy"]["mean"]
+        rows.append(("LFW dev-pair accuracy ≥ 99.6 %", percent(accuracy),
+                     accuracy >= GOALS["lfw_accuracy"],
+                     "a stronger embedder than the shipped SFace/dlib pair (none with an open "
+                     "licence ships in a registry package), better alignment for dlib, or "
+                     "fusion with a third model"))
+    if "identification" in results:
+        aclu = results["identification"]["aclu_summary"][f"{DEFAULT_SIMILARITY:g}"]
+        rows.append((f"no non-enrolled probe matched at Similarity {DEFAULT_SIMILARITY:g}",
+                     f"{aclu['count']} of {aclu['total']}", aclu["count"] == 0,
+                     "a higher threshold per deployment (the FPIR table shows the trade-off "
+                     "against FNIR), and a gallery-size-aware threshold: FPIR grows with the "
+                     "number of people enrolled"))
+    race = results.get("demographics", {}).get("by", {}).get("race")
+    if race:
+        ratio = race["at_similarity"][f"{DEFAULT_SIMILARITY:g}"]["fmr_ratio"]
+        rows.append(("FMR ratio between race groups ≤ 2",
+                     "undefined" if ratio is None else f"{ratio:.2f}",
+                     ratio is not None and ratio <= GOALS["race_fmr_ratio"],
+                     "more impostor pairs for the smallest groups (a ratio of counts this small "
+                     "is noisy), and thresholds calibrated per deployment on the people it "
+                     "serves"))
+    lines = ["## Goals", "", "| goal | measured | met | what would close a shortfall |",
+             "|---|---|---|---|"]
+    lines += [f"| {goal} | {value} | {'yes' if met else '**no**'} | "
+              f"{'' if met else remedy} |" for goal, value, met, remedy in rows]
+    return lines
+
+
+def render(results: dict[str, dict[str, Any]], base: Path) -> str:
+    sections = {"verification": _verification_section,
+                "identification": _identification_section,
+                "demographics": _demographics_section, "detection": _detection_section}
+    model = next((r["embedding_model"] for r in results.values() if "embedding_model" in r),
+                 "unknown")
+    lines = [
+        "# Model card: Oversight face analysis", "",
+        "<!-- Generated by `oversight evaluate model-card` from the saved evaluation results; "
+        "edit the generator (oversight/evaluation/model_card.py), not this file. -->", "",
+        f"Generated {datetime.now(UTC):%Y-%m-%d} from evaluations run "
+        f"{', '.join(sorted({r['created'][:10] for r in results.values()}))}. "
+        f"Embedding model: `{model}`. Every number below was measured by running these models "
+        "on the data named with it; run the same commands on your own data before relying on a "
+        "threshold.", "",
+        *_models_section(), "",
+        *_goals_section(results), "",
+    ]
+    for kind in KINDS:
+        if kind in results:
+            lines += [*sections[kind](results[kind], base), ""]
+    lines += ["## Data and its terms", ""]
+    used = sorted({_dataset_folder(Path(p)) for p in _data_paths(results)})
+    lines += [f"- `{_shown(str(folder), base)}`: {data_terms(folder)}" for folder in used]
+    lines += ["", "The images are read from ../shared/data and are never copied into this "
+              "repository; only aggregate numbers and at most twenty file names of wrongly "
+              "matched probes (in the identification report) leave the data folder."]
+    return "\n".join(lines) + "\n"
+
+
+def _data_paths(results: dict[str, dict[str, Any]]) -> list[str]:
+    keys = ("pairs_file", "images_folder", "csv")
+    data = [r["data"] for r in results.values()]
+    return [p for d in data for p in [*(d.get(k) for k in keys), *d.get("sources", [])] if p]
+
+
+def write_model_card(results: Path, output: Path) -> Path:
+    found = load_results(results)
+    if not found:
+        raise FileNotFoundError(f"no evaluation results under {results}: run "
+                                "`oversight evaluate verification|identification|...` first")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(found, output.resolve().parent.parent))
+    return output

@@ -1,0 +1,177 @@
+"""`oversight evaluate ...` end to end on small real subsets of ../shared/data.
+
+The four evaluations run once for the module (the face models load once) into one results
+folder; each test then checks one report, and the model card is generated from all four.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oversight.cli import app
+from oversight.config import settings
+from oversight.evaluation.datasets import read_pairs
+from tests.conftest import shared_path
+
+runner = CliRunner()
+
+
+def _evaluate(*args: str) -> dict:
+    outcome = runner.invoke(app, ["evaluate", *args])
+    assert outcome.exit_code == 0, outcome.output
+    return json.loads(outcome.stdout)
+
+
+def _small_pairs(folder: Path) -> Path:
+    """The first 5 matched and 5 mismatched pairs of pairsDevTrain.txt, as a View 1 file."""
+    lines = shared_path("faces/lfw-devtrain/pairsDevTrain.txt").read_text().splitlines()
+    pairs = folder / "pairs.txt"
+    pairs.write_text("\n".join(["5", *lines[1:6], *lines[1101:1106]]) + "\n")
+    return pairs
+
+
+def _small_attributes(folder: Path) -> Path:
+    """Two UTKFace crops of each race, with their age, gender and race labels."""
+    source = shared_path("faces/utkface-dev/attributes.csv")
+    with source.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    chosen = [row for race in sorted({r["race"] for r in rows})
+              for row in [r for r in rows if r["race"] == race][:2]]
+    target = folder / "attributes.csv"
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "path": str(source.parent / row["path"])} for row in chosen)
+    return target
+
+
+def _small_identities(folder: Path) -> Path:
+    """Three photos each of four people from face-api.js's examples."""
+    source = shared_path("faces/face-api.js/identities.csv")
+    with source.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    people = sorted({row["identity"] for row in rows})[:4]
+    chosen = [row for person in people for row in [r for r in rows
+                                                    if r["identity"] == person][:3]]
+    target = folder / "identities.csv"
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "identity"])
+        writer.writeheader()
+        writer.writerows({"path": str(source.parent.parent / row["path"]),
+                          "identity": row["identity"]} for row in chosen)
+    return target
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("evaluation")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OVERSIGHT_DATA_DIR", str(folder / "data"))
+        settings.cache_clear()
+        out = folder / "results"
+        _evaluate("verification", str(_small_pairs(folder)), "--images",
+                  str(shared_path("faces/lfw-devtrain/images")), "--output",
+                  str(out / "verification"))
+        _evaluate("identification", str(_small_identities(folder)), "--output",
+                  str(out / "identification"))
+        _evaluate("demographics", str(_small_attributes(folder)), "--output",
+                  str(out / "demographics"))
+        _evaluate("detection", str(shared_path("detection/dlib-voc/face_boxes_gt.csv")),
+                  "--output", str(out / "detection"))
+        settings.cache_clear()
+    return out
+
+
+def _result(results: Path, kind: str) -> dict:
+    folder = results / kind
+    assert (folder / "report.md").is_file() and (folder / "report.html").is_file()
+    return json.loads((folder / "result.json").read_text())
+
+
+def test_verification_scores_lfw_pairs(results: Path) -> None:
+    result = _result(results, "verification")
+    # Five pairs of each kind make five folds of one matched and one mismatched pair.
+    assert result["data"]["pairs"] == 10 and result["data"]["folds"] == 5
+    assert result["accuracy"]["mean"] >= 0.8  # easy LFW pairs; chance is 0.5
+    at_80 = result["protocol_pairs"]["at_similarity"]["80"]
+    assert at_80["fmr"]["total"] == 5 and at_80["fnmr"]["total"] == 5
+    # 5 impostor pairs cannot resolve a FAR of 1e-2.
+    assert result["protocol_pairs"]["tar_at_far"]["0.01"] is None
+    assert result["all_pairs"]["impostor_pairs"] > result["data"]["impostor_pairs"]
+    assert (results / "verification" / "roc_det.png").stat().st_size > 1000
+    assert "oversight evaluate verification" in result["command"]
+
+
+def test_identification_finds_enrolled_people(results: Path) -> None:
+    result = _result(results, "identification")
+    data = result["data"]
+    assert data["people"] == 4 and data["enrolled_people"] == 2
+    assert data["mated_probes"] + data["non_mated_probes"] + data["gallery_images"] == 12
+    assert result["rank1"]["count"] >= result["rank1"]["total"] // 2
+    aclu = result["aclu_summary"]
+    assert aclu["80"]["total"] == data["non_mated_probes"]
+    assert aclu["99"]["count"] <= aclu["80"]["count"]
+
+
+def test_demographics_reports_every_group(results: Path) -> None:
+    result = _result(results, "demographics")
+    race = result["by"]["race"]
+    assert set(race["attributes"]) == {"asian", "black", "indian", "others", "white"}
+    for group, rates in race["at_similarity"]["80"]["groups"].items():
+        faced = 2 - race["attributes"][group]["without_face"]
+        assert rates["fmr"]["total"] == faced * (faced - 1) // 2  # pairs inside the group
+        assert rates["fnmr"]["total"] == 0  # no identity labels: FNMR not measured
+    gender = result["by"]["gender"]["attributes"]
+    assert sum(g["gender_accuracy"]["count"] for g in gender.values()) >= 6  # of 10
+    assert all(0 <= g["age_mae"] < 40 for g in gender.values())
+    assert set(result["by"]["age"]["attributes"]) <= {"0-17", "18-29", "30-44", "45-59", "60+"}
+
+
+def test_detection_recall_and_precision(results: Path) -> None:
+    result = _result(results, "detection")
+    assert result["data"] == {**result["data"], "images": 9, "true_faces": 43}
+    assert result["recall"]["rate"] >= 0.6
+    assert result["precision"]["rate"] >= 0.6
+
+
+def test_model_card_is_generated_from_the_results(results: Path, tmp_path: Path) -> None:
+    card = tmp_path / "docs" / "MODEL_CARD.md"
+    outcome = runner.invoke(app, ["evaluate", "model-card", "--results", str(results),
+                                  "--output", str(card)])
+    assert outcome.exit_code == 0, outcome.output
+    text = card.read_text()
+    verification = json.loads((results / "verification" / "result.json").read_text())
+    assert f"{100 * verification['accuracy']['mean']:.2f} %" in text
+    for section in ("## Verification", "## Identification", "## Demographic", "## Face detection",
+                    "## Goals", "## Data and its terms"):
+        assert section in text
+    assert "Labeled Faces in the Wild" in text  # the LFW images' terms
+    assert "Boost Software License" in text  # dlib-voc's licence file
+    assert "Terms not known to Oversight" in text  # the subset CSVs made here
+
+
+def test_model_card_without_results_fails_clearly(tmp_path: Path) -> None:
+    outcome = runner.invoke(app, ["evaluate", "model-card", "--results", str(tmp_path),
+                                  "--output", str(tmp_path / "card.md")])
+    assert outcome.exit_code == 2 and "no evaluation results" in outcome.output
+
+
+def test_pairs_files_of_both_views(tmp_path: Path) -> None:
+    view2 = tmp_path / "pairs.txt"
+    view2.write_text("2\t1\nA\t1\t2\nB\t1\tC\t2\nD\t3\t4\nE\t1\tF\t1\n")
+    pairs = read_pairs(view2, tmp_path)
+    assert pairs.view == "View 2"
+    assert pairs.folds.tolist() == [0, 0, 1, 1]  # the file's own sets
+    assert pairs.same.tolist() == [True, False, True, False]
+    assert pairs.right[1] == tmp_path / "C" / "C_0002.jpg"
+    view1 = tmp_path / "pairsDevTrain.txt"
+    view1.write_text("2\nA\t1\t2\nB\t1\t3\nC\t1\tD\t1\nE\t1\tF\t1\n")
+    pairs = read_pairs(view1, tmp_path, folds=2)
+    assert pairs.view == "View 1"
+    # Each fold gets one matched and one mismatched pair.
+    assert pairs.folds.tolist() == [0, 1, 0, 1]
