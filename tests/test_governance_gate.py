@@ -216,3 +216,16 @@ def test_policies_and_retention_rules_in_both_stores(store_url: str) -> None:  #
     put_rule(rule)
     assert list_rules() == [rule]
     assert delete_rule(rule.account_id, rule.collection_id) and list_rules() == []
+
+
+def test_malformed_policies_and_rules_are_parameter_errors() -> None:
+    from oversight.governance.retention import RetentionRule, put_rule
+
+    for key in ("x", "AKIA" + "A" * 200, "akia lower case key"):
+        with pytest.raises(InvalidParameterException):
+            put_policy(Policy(key))
+    for days in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(InvalidParameterException):
+            put_rule(RetentionRule("1", "visitors", days))
+    with pytest.raises(InvalidParameterException):
+        put_rule(RetentionRule("1", "no spaces allowed", 1))

@@ -96,7 +96,7 @@ def policy_delete(key: str) -> None:
 
 @audit_app.command("verify")
 def audit_verify(
-    seq: int = typer.Option(None, help="Check against this anchored head (with --hash)."),
+    seq: int = typer.Option(None, min=1, help="Check against this anchored head (with --hash)."),
     hash_: str = typer.Option(None, "--hash", help="The anchored head's hash."),
 ) -> None:
     """Walk the chain; exit 1 and name the first bad record if anything was altered."""

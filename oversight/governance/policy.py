@@ -7,17 +7,19 @@ below a key's minimum threshold is refused, never silently raised.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from ..errors import AccessDeniedException
+from ..errors import AccessDeniedException, InvalidParameterException
 from ..store import get_engine
 from .tables import policies
 
 DEFAULT_KEY = "*"
+_ACCESS_KEY = re.compile(r"[A-Z0-9]{16,128}")
 
 # Rekognition's documented default when the client leaves the threshold out.
 DEFAULT_MATCH_THRESHOLD = 80.0
@@ -174,6 +176,10 @@ def list_policies() -> list[Policy]:
 
 def put_policy(policy: Policy) -> None:
     """Create or replace the policy of `policy.access_key_id`."""
+    if policy.access_key_id != DEFAULT_KEY and not _ACCESS_KEY.fullmatch(policy.access_key_id):
+        raise InvalidParameterException(
+            f"{policy.access_key_id!r} is not an access key id (16-128 letters and digits) or '*'"
+        )
     values = {**policy.to_json(), "updated_at": datetime.now(UTC)}
     with get_engine().begin() as connection:
         connection.execute(

@@ -7,6 +7,7 @@ hook writes the receipts. The sweeper only reads which faces are old enough.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,9 @@ from .tables import retention
 log = logging.getLogger(__name__)
 
 REASON = "retention"
+MAX_AGE_DAYS = 100 * 365
+# Rekognition's CollectionId pattern and length.
+_COLLECTION_ID = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
 _BATCH = 500
 
 
@@ -54,8 +58,12 @@ class SweepResult:
 
 
 def put_rule(rule: RetentionRule) -> None:
-    if not rule.max_age_days > 0:
-        raise InvalidParameterException("the maximum face age must be more than 0 days")
+    if not 0 < rule.max_age_days <= MAX_AGE_DAYS:
+        raise InvalidParameterException(
+            f"the maximum face age must be more than 0 days and at most {MAX_AGE_DAYS}"
+        )
+    if not _COLLECTION_ID.fullmatch(rule.collection_id):
+        raise InvalidParameterException(f"{rule.collection_id!r} is not a collection id")
     with get_engine().begin() as connection:
         connection.execute(delete(retention).where(
             retention.c.account_id == rule.account_id,
