@@ -18,9 +18,7 @@ import cv2
 
 from ..analysis import face_analyzer
 from ..analysis.faces import ALL_ATTRIBUTES, DEFAULT_ATTRIBUTES
-from ..analysis.labels import LABEL_MODEL_VERSION
-from ..analysis.moderation import MODERATION_MODEL_VERSION
-from ..analysis.text import TEXT_MODEL_VERSION
+from ..analysis.people import detect_people
 from ..collections import collection_service
 from ..config import settings
 from ..errors import InvalidParameterException
@@ -34,7 +32,13 @@ from ..video.pipeline import analyse_video
 from ..video.results import aggregate_segments, page
 from ..video.segments import SegmentFilters, SegmentTask
 from ..video.sources import VideoInfo, probe
-from ..video.tasks import FaceDetectionTask, FaceSearchTask, FrameTask, PerFrameTask
+from ..video.tasks import (
+    FaceDetectionTask,
+    FaceSearchTask,
+    FrameTask,
+    PerFrameTask,
+    PersonTrackingTask,
+)
 from ..video.webhooks import post_json
 from ..video.worker import JobRunner, Progress
 from . import call, operation
@@ -56,6 +60,7 @@ RESULT_MEMBERS = {
     "StartTextDetection": "TextDetections",
     "StartContentModeration": "ModerationLabels",
     "StartSegmentDetection": "Segments",
+    "StartPersonTracking": "Persons",
 }
 
 
@@ -67,15 +72,46 @@ def _jpeg(image: DecodedImage) -> bytes:
     return data.tobytes()
 
 
-def _image_operation(
-    name: str, member: str, extra: dict[str, Any], ctx: RequestContext
-) -> Callable[[DecodedImage], list[dict[str, Any]]]:
-    """Run image operation `name` on a frame; the same code answers images and videos."""
+# Start* jobs answered by an image operation on each frame: (operation, result member, entry
+# key, model version member). The same code answers images and videos.
+_PER_FRAME = {
+    "StartLabelDetection": ("DetectLabels", "Labels", "Label", "LabelModelVersion"),
+    "StartTextDetection": ("DetectText", "TextDetections", "TextDetection", "TextModelVersion"),
+    "StartContentModeration": (
+        "DetectModerationLabels", "ModerationLabels", "ModerationLabel", "ModerationModelVersion"),
+}
 
-    def analyse(image: DecodedImage) -> list[dict[str, Any]]:
-        return call(name, {"Image": {"Bytes": _jpeg(image)}, **extra}, ctx)[member]
 
-    return analyse
+def _per_frame_request(job: Job) -> dict[str, Any]:
+    """The image operation's parameters that the Start* request carries."""
+    request = job.request
+    if job.operation == "StartTextDetection":
+        return {"Filters": request["Filters"]} if request.get("Filters") else {}
+    extra: dict[str, Any] = {"MinConfidence": request.get("MinConfidence", 50.0)}
+    general = (request.get("Settings") or {}).get("GeneralLabels")
+    if general:
+        extra["Settings"] = {"GeneralLabels": general}
+    return extra
+
+
+def _per_frame_task(job: Job) -> PerFrameTask:
+    name, member, entry, version = _PER_FRAME[job.operation]
+    extra = _per_frame_request(job)
+    ctx = RequestContext(account_id=job.account_id)
+
+    def analyse(image: DecodedImage) -> dict[str, Any]:
+        return call(name, {"Image": {"Bytes": _jpeg(image)}, **extra}, ctx)
+
+    return PerFrameTask(analyse, member, entry, version)
+
+
+def _people(image: DecodedImage) -> list[dict[str, Any]]:
+    """Person boxes as Rekognition's BoundingBox ratios, most confident first."""
+    return [
+        {"BoundingBox": {"Width": p.box[2] / image.width, "Height": p.box[3] / image.height,
+                         "Left": p.box[0] / image.width, "Top": p.box[1] / image.height}}
+        for p in detect_people(image)
+    ]
 
 
 def _describe(attributes: frozenset[str]) -> Callable[[DecodedImage, Any], dict[str, Any]]:
@@ -103,7 +139,6 @@ def _collection_search(job: Job) -> Callable[[Any], list[dict[str, Any]]]:
 def _tasks(job: Job, info: VideoInfo) -> tuple[list[FrameTask], float]:
     """The frame tasks of a job and the frame rate they need."""
     request, config = job.request, settings()
-    ctx = RequestContext(account_id=job.account_id)
     fps = config.video_sample_fps
     max_side = config.video_detect_max_side
     if job.operation == "StartFaceDetection":
@@ -112,35 +147,13 @@ def _tasks(job: Job, info: VideoInfo) -> tuple[list[FrameTask], float]:
         )
         return [FaceDetectionTask(_describe(attributes), max_side)], fps
     if job.operation == "StartFaceSearch":
-        searcher = FaceSearcher(_collection_search(job), max_side)
+        # Stored video has no deadline: every new face track is searched on its first frame.
+        searcher = FaceSearcher(_collection_search(job), max_side, max_embeds=None)
         return [FaceSearchTask(searcher, _describe(DEFAULT_ATTRIBUTES))], fps
-    if job.operation == "StartLabelDetection":
-        extra = {"MinConfidence": request.get("MinConfidence", 50.0)}
-        general = (request.get("Settings") or {}).get("GeneralLabels")
-        if general:
-            extra["Settings"] = {"GeneralLabels": general}
-        return [
-            PerFrameTask(_image_operation("DetectLabels", "Labels", extra, ctx), "Labels", "Label")
-        ], fps
-    if job.operation == "StartTextDetection":
-        filters = request.get("Filters") or {}
-        extra = {"Filters": filters} if filters else {}
-        return [
-            PerFrameTask(
-                _image_operation("DetectText", "TextDetections", extra, ctx),
-                "TextDetections",
-                "TextDetection",
-            )
-        ], fps
-    if job.operation == "StartContentModeration":
-        extra = {"MinConfidence": request.get("MinConfidence", 50.0)}
-        return [
-            PerFrameTask(
-                _image_operation("DetectModerationLabels", "ModerationLabels", extra, ctx),
-                "ModerationLabels",
-                "ModerationLabel",
-            )
-        ], fps
+    if job.operation in _PER_FRAME:
+        return [_per_frame_task(job)], fps
+    if job.operation == "StartPersonTracking":
+        return [PersonTrackingTask(_people)], fps
     if job.operation == "StartSegmentDetection":
         filters = SegmentFilters.from_request(request.get("Filters"))
         task = SegmentTask(info, list(request["SegmentTypes"]), filters)
@@ -200,13 +213,21 @@ def job_runner() -> JobRunner:
         return runner
 
 
-def resume_jobs() -> None:
-    """Server start: take over jobs a stopped server left unfinished (see video/worker.py)."""
+def start_video_services() -> None:
+    """Server start: take over jobs a stopped server left unfinished (video/worker.py) and
+    restart the stream processors it left running."""
+    from .streams import resume_processors
+
     job_runner().start_resuming()
+    resume_processors()
 
 
-def stop_jobs() -> None:
-    """Server stop: running jobs hand their lease back so the next start resumes them."""
+def stop_video_services() -> None:
+    """Server stop: stream processors stop; running jobs hand their lease back so the next
+    start resumes them at once."""
+    from .streams import stop_processors
+
+    stop_processors()
     with _runners_lock:
         runners = list(_runners.values())
         _runners.clear()
@@ -271,14 +292,10 @@ def job_response(job: Job, request: dict[str, Any]) -> dict[str, Any]:
         response.update(page(job.job_id, entries, member, request))
     if job.operation == "StartSegmentDetection" and "SelectedSegmentTypes" in results:
         response["SelectedSegmentTypes"] = results["SelectedSegmentTypes"]
-    versions = {
-        "StartLabelDetection": ("LabelModelVersion", LABEL_MODEL_VERSION),
-        "StartTextDetection": ("TextModelVersion", TEXT_MODEL_VERSION),
-        "StartContentModeration": ("ModerationModelVersion", MODERATION_MODEL_VERSION),
-    }
-    if job.operation in versions:
-        key, version = versions[job.operation]
-        response[key] = version
+    if job.operation in _PER_FRAME:
+        version = _PER_FRAME[job.operation][3]
+        if version in results:
+            response[version] = results[version]
     return response
 
 

@@ -4,9 +4,10 @@ Detection cost grows with the pixel count, so frames are detected at `max_side` 
 boxes and landmarks mapped back; embeddings and attributes still read full-resolution pixels.
 Each face track is embedded when it appears and, until it matches, again every
 `reembed_every` frames; its best match stands for every frame of the track. Embedding is the
-expensive step, so at most `max_embeds` faces are embedded per frame (tracks never embedded
-first, then the largest) and faces smaller than `min_side` pixels are tracked but not searched:
-a crowd entering the picture is identified over a few frames instead of stalling one.
+expensive step, so live video embeds at most `max_embeds` faces per frame (tracks never
+embedded first, then the largest; None: no limit, for stored video) and faces smaller than
+`min_side` pixels are tracked but not searched: a crowd entering the picture is identified over
+a few frames instead of stalling one.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class FaceSearcher:
     """Detect, track and identify faces frame after frame against one collection."""
 
     def __init__(self, search: Search, max_side: int, reembed_every: int = 3,
-                 max_embeds: int = 2, min_side: float = 32.0,
+                 max_embeds: int | None = 2, min_side: float = 32.0,
                  tracker: Tracker | None = None) -> None:
         self._search = search
         self._max_embeds = max_embeds

@@ -18,7 +18,6 @@ from .sources import Frame
 from .tracker import Track, Tracker
 
 Describe = Callable[[DecodedImage, DetectedFace], dict[str, Any]]
-Analyse = Callable[[DecodedImage], list[dict[str, Any]]]
 
 
 class FrameTask(Protocol):
@@ -101,18 +100,26 @@ def _pixels(box: dict[str, float], image: DecodedImage) -> tuple[float, float, f
 
 
 class PerFrameTask:
-    """Entries of an image operation per sampled frame, e.g. Labels -> LabelDetection."""
+    """Entries of an image operation per sampled frame, e.g. DetectLabels' Labels ->
+    LabelDetection {Timestamp, Label}, and the model version the operation reported."""
 
-    def __init__(self, analyse: Analyse, member: str, entry: str) -> None:
+    def __init__(self, analyse: Callable[[DecodedImage], dict[str, Any]], member: str,
+                 entry: str, version: str) -> None:
         self._analyse = analyse
         self._member = member
         self._entry = entry
+        self._version_member = version
+        self._version: str | None = None
         self._entries: list[dict[str, Any]] = []
 
     def add(self, frame: Frame, image: DecodedImage) -> None:
-        for item in self._analyse(image):
+        response = self._analyse(image)
+        self._version = response.get(self._version_member, self._version)
+        for item in response[self._member]:
             self._entries.append({"Timestamp": frame.timestamp_ms, self._entry: item})
 
     def results(self) -> dict[str, Any]:
-        return {self._member: self._entries}
-
+        results: dict[str, Any] = {self._member: self._entries}
+        if self._version is not None:
+            results[self._version_member] = self._version
+        return results
