@@ -19,7 +19,12 @@ from PIL import ImageColor
 DEFAULT_MAX_DOMINANT_COLORS = 10
 # Analysis size: colours and quality are stable well below full resolution.
 _WORK_SIDE = 256
-_GRABCUT_ITERATIONS = 3
+# GrabCut's cost grows fast with pixels: it segments a 96-px copy and the mask is scaled back.
+_GRABCUT_SIDE = 96
+_GRABCUT_ITERATIONS = 2
+# k-means learns the colours from at most this many pixels (every n-th); all pixels are then
+# counted against the learnt centres, so PixelPercent covers the whole region.
+_KMEANS_SAMPLE = 4000
 # Share of each side treated as certain background when seeding GrabCut.
 _BORDER = 0.05
 # Laplacian variance (at the 256-px analysis size) that reads as sharpness 50: a whole photo
@@ -67,17 +72,19 @@ def dominant_colors(rgb_pixels: np.ndarray, max_colors: int) -> list[dict[str, A
     if max_colors <= 0 or len(rgb_pixels) == 0:
         return []
     lab = _to_lab(rgb_pixels)
-    k = min(max_colors, len(lab))
+    sample = lab[:: max(1, len(lab) // _KMEANS_SAMPLE)]
+    k = min(max_colors, len(sample))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(0)  # same image, same answer
-    _, assignment, _ = cv2.kmeans(lab, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
-    counts = np.bincount(assignment.ravel(), minlength=k)
+    _, _, centres = cv2.kmeans(sample, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    assignment = np.argmin(((lab[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+    counts = np.bincount(assignment, minlength=k)
     css, css_lab, simple, simple_lab = _palettes()
     colors = []
     for cluster in np.argsort(-counts):
         if counts[cluster] == 0:
             continue
-        members = assignment.ravel() == cluster
+        members = assignment == cluster
         # Report the members' mean in RGB (not the Lab centre converted back): exact pixels.
         red, green, blue = (int(round(v)) for v in rgb_pixels[members].mean(axis=0))
         centre = lab[members].mean(axis=0)
@@ -111,13 +118,18 @@ def _quality(gray: np.ndarray, mask: np.ndarray | None = None) -> dict[str, floa
 
 
 def _foreground_mask(bgr: np.ndarray) -> np.ndarray:
+    full_height, full_width = bgr.shape[:2]
+    scale = min(1.0, _GRABCUT_SIDE / max(full_height, full_width))
+    bgr = cv2.resize(bgr, (max(1, round(full_width * scale)), max(1, round(full_height * scale))),
+                     interpolation=cv2.INTER_AREA)
     height, width = bgr.shape[:2]
     mask = np.full((height, width), cv2.GC_PR_FGD, np.uint8)
     bh, bw = max(1, int(height * _BORDER)), max(1, int(width * _BORDER))
     mask[:bh], mask[-bh:], mask[:, :bw], mask[:, -bw:] = (cv2.GC_BGD,) * 4
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.grabCut(bgr, mask, None, background, foreground, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
-    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    foreground = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    return cv2.resize(foreground, (full_width, full_height), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def image_properties(

@@ -5,7 +5,7 @@ does the image show nudity or sexual content. That is Rekognition's top-level "E
 category; it cannot tell nudity from sexual activity, so no level-2 label is claimed. Every other
 category (Non-Explicit Nudity, Swimwear or Underwear, Violence, Visually Disturbing, Drugs &
 Tobacco, Alcohol, Rude Gestures, Gambling, Hate Symbols) has no shipped model and is never
-reported (docs/MODERATION.md).
+reported (docs/LABELS.md).
 """
 
 from __future__ import annotations

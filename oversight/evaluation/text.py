@@ -6,13 +6,15 @@ annotators split a receipt row differently ("Qty Price Amt(RM)" is three annotat
 group's texts are joined left to right and compared by edit distance. Whitespace is removed,
 case folded and dot leaders ("TOTAL.........RM") shortened to one dot first: SROIE transcribes
 in capitals, spaces text its own way and counts filler dots no reader needs. Ground-truth lines
-annotated twice (boxes overlapping by more than half) count once. Ground-truth lines nobody
+annotated twice (boxes overlapping by more than half) count once, and rows SROIE marks "***"
+(text it did not transcribe, such as Chinese) are left out. Ground-truth lines nobody
 detected count as fully wrong; detections with no ground truth are not counted.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,9 +79,17 @@ def _inside_share(inner: Box, outer: Box) -> float:
 _DOT_LEADER = re.compile(r"\.{2,}")
 
 
-def _joined(items: list[tuple[Box, str]]) -> str:
-    text = "".join("".join(text.split()).upper() for _, text in sorted(items))
+def _joined(items: list[tuple[Box, str]], key: Callable[[tuple[Box, str]], Any]) -> str:
+    text = "".join("".join(text.split()).upper() for _, text in sorted(items, key=key))
     return _DOT_LEADER.sub(".", text)
+
+
+# A group can hold one row split differently (read left to right) or several rows a slanted
+# line joined (read top to bottom): both readings are tried, the closer one counts.
+_READING_ORDERS: tuple[Callable[[tuple[Box, str]], Any], ...] = (
+    lambda item: (item[0][0], item[0][1]),
+    lambda item: (item[0][1], item[0][0]),
+)
 
 
 def _row_groups(truth: list[Box], found: list[Box]) -> list[tuple[list[int], list[int]]]:
@@ -108,9 +118,13 @@ def score_text(detections: list[dict[str, Any]], truth: list[TruthLine], width: 
     words = [_pixel_box(d, width, height) for d in detections if d["Type"] == "WORD"]
     errors = characters = 0
     for truth_group, line_group in _row_groups([t.box for t in truth], [b for b, _ in lines]):
-        expected = _joined([(truth[i].box, truth[i].text) for i in truth_group])
-        found = _joined([lines[j] for j in line_group])
-        errors += Levenshtein.distance(expected, found)
-        characters += len(expected)
+        truth_items = [(truth[i].box, truth[i].text) for i in truth_group]
+        found_items = [lines[j] for j in line_group]
+        readings = [(_joined(truth_items, key), _joined(found_items, key))
+                    for key in _READING_ORDERS]
+        if not readings[0][0].strip("*"):
+            continue
+        errors += min(Levenshtein.distance(expected, found) for expected, found in readings)
+        characters += len(readings[0][0])
     on_truth = sum(1 for w in words if any(_inside_share(w, t.box) > 0.5 for t in truth))
     return TextScore(errors, characters, len(words), on_truth)

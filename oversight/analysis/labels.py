@@ -1,0 +1,113 @@
+"""DetectLabels: objects and scenes from the ImageNet classifier, people from the body and
+face detectors, each label with its WordNet Parents, Aliases and Categories.
+
+A label's confidence is the classifier's summed probability over every ImageNet class under it
+("Dog" = all 118 breeds), so general labels are confident when the model is unsure between
+close classes, as Rekognition's are. ImageNet has no person class: Person comes from the body
+detector (one Instance per person) and from detected faces; Face has one Instance per face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..images import DecodedImage
+from ..models.mobilenet_v2 import MobileNetV2
+from .faces import face_analyzer
+from .label_taxonomy import label_taxonomy
+from .people import detect_people
+
+LABEL_MODEL_VERSION = "oversight-mobilenetv2-imagenet-wordnet-1"
+# Labels below this probability are never candidates (keeps responses small at MinConfidence 0).
+_FLOOR = 0.005
+
+
+@dataclass(frozen=True)
+class DetectedLabel:
+    name: str
+    confidence: float  # 0-100
+    parents: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    # (box as Rekognition's BoundingBox ratios, confidence 0-100) per instance
+    instances: tuple[tuple[dict[str, float], float], ...] = field(default=())
+
+
+# Constructing a model is cheap; its weights load on first call, once, under its lock.
+_CLASSIFIER = MobileNetV2()
+
+
+def _classified(image: DecodedImage) -> list[DetectedLabel]:
+    taxonomy = label_taxonomy()
+    confidences = taxonomy.confidences(_CLASSIFIER(image.rgb))
+    return [
+        DetectedLabel(
+            label.name, float(conf) * 100.0, label.parents, label.aliases, label.categories
+        )
+        for label, conf in zip(taxonomy.labels, confidences, strict=True)
+        if conf >= _FLOOR
+    ]
+
+
+def _ratios(box: tuple[float, float, float, float], image: DecodedImage) -> dict[str, float]:
+    x, y, w, h = box
+    return {
+        "Width": w / image.width,
+        "Height": h / image.height,
+        "Left": x / image.width,
+        "Top": y / image.height,
+    }
+
+
+def _people(image: DecodedImage) -> list[DetectedLabel]:
+    people = tuple((_ratios(p.box, image), p.score * 100.0) for p in detect_people(image))
+    faces = tuple((_ratios(f.box, image), f.score * 100.0) for f in face_analyzer().detect(image))
+    labels = []
+    if people or faces:
+        # A visible face is a person too, even when the body detector misses them.
+        confidence = max(score for _, score in people + faces)
+        labels.append(
+            DetectedLabel(
+                "Person",
+                confidence,
+                aliases=("Human",),
+                categories=("Person Description",),
+                instances=people,
+            )
+        )
+    if faces:
+        labels.append(
+            DetectedLabel(
+                "Face",
+                max(score for _, score in faces),
+                parents=("Person",),
+                aliases=("Head",),
+                categories=("Person Description",),
+                instances=faces,
+            )
+        )
+    return labels
+
+
+def detect_labels(image: DecodedImage) -> list[DetectedLabel]:
+    """Every label found, most confident first. Within the same whole percent the more
+    specific label leads: "Dog" before its parents "Canine" and "Animal", which the summed
+    probabilities put a fraction of a percent higher."""
+    labels: dict[str, DetectedLabel] = {}
+    for label in (*_classified(image), *_people(image)):
+        labels[label.name] = _merge(labels.get(label.name), label)
+    return sorted(labels.values(), key=lambda lb: (-int(lb.confidence), -len(lb.parents), lb.name))
+
+
+def _merge(known: DetectedLabel | None, new: DetectedLabel) -> DetectedLabel:
+    """One label from two sources: the higher confidence, the union of everything else."""
+    if known is None:
+        return new
+    return DetectedLabel(
+        new.name,
+        max(known.confidence, new.confidence),
+        tuple(dict.fromkeys(known.parents + new.parents)),
+        tuple(dict.fromkeys(known.aliases + new.aliases)),
+        tuple(dict.fromkeys(known.categories + new.categories)),
+        known.instances + new.instances,
+    )

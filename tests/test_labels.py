@@ -1,0 +1,152 @@
+"""DetectLabels on real photos: obvious labels, WordNet parents, person boxes vs COCO8, filters,
+image properties and modelled errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from oversight import operations
+from oversight.errors import (
+    InvalidImageFormatException,
+    InvalidParameterException,
+    InvalidS3ObjectException,
+)
+from oversight.evaluation.boxes import match
+from oversight.images import load_image
+from tests.conftest import shared_path
+
+PHOTOS = {
+    "dog": "labels/darknet/data/dog.jpg",
+    "horses": "labels/darknet/data/horses.jpg",
+    "person": "labels/darknet/data/person.jpg",
+    "bus": "labels/yolov5-face/data/images/bus.jpg",
+}
+
+
+def _detect(path: Path, **request: Any) -> dict[str, Any]:
+    return operations.call("DetectLabels", {"Image": {"Bytes": path.read_bytes()}, **request})
+
+
+@pytest.fixture(scope="module")
+def responses() -> dict[str, dict[str, Any]]:
+    """One default DetectLabels call per photo, shared by the tests below."""
+    return {name: _detect(shared_path(rel)) for name, rel in PHOTOS.items()}
+
+
+def _top5(response: dict[str, Any]) -> list[str]:
+    return [label["Name"] for label in response["Labels"][:5]]
+
+
+@pytest.mark.parametrize(("photo", "expected"), [
+    ("dog", {"Dog"}),
+    # ImageNet's only horse class (sorrel) is not what MobileNetV2 sees here; the animal is.
+    ("horses", {"Animal", "Mammal"}),
+    ("person", {"Person"}),
+    ("bus", {"Bus"}),
+])
+def test_obvious_labels_in_top5(responses: dict[str, Any], photo: str, expected: set[str]
+                                ) -> None:
+    assert expected <= set(_top5(responses[photo])), _top5(responses[photo])
+
+
+def test_response_shape_and_defaults(responses: dict[str, Any]) -> None:
+    response = responses["dog"]
+    assert response["LabelModelVersion"]
+    assert "ImageProperties" not in response  # only GENERAL_LABELS by default
+    confidences = [label["Confidence"] for label in response["Labels"]]
+    assert min(confidences) >= 55.0  # Rekognition's default MinConfidence
+    dog = next(label for label in response["Labels"] if label["Name"] == "Dog")
+    assert {"Canine", "Pet", "Animal", "Mammal"} <= {p["Name"] for p in dog["Parents"]}
+    assert {"Name": "Animals and Pets"} in dog["Categories"]
+    assert set(dog) == {"Name", "Confidence", "Instances", "Parents", "Aliases", "Categories"}
+
+
+def test_person_and_face_instances(responses: dict[str, Any]) -> None:
+    labels = {label["Name"]: label for label in responses["bus"]["Labels"]}
+    for name in ("Person", "Face"):
+        assert labels[name]["Instances"], name
+        for instance in labels[name]["Instances"]:
+            box = instance["BoundingBox"]
+            assert 0 <= box["Left"] < 1 and 0 <= box["Top"] < 1
+            assert 0 < box["Width"] <= 1 and 0 < box["Height"] <= 1
+            assert 0 < instance["Confidence"] <= 100
+
+
+@pytest.mark.parametrize(("photo", "min_matched"), [
+    ("val/000000000036.jpg", 1),  # one large person with an umbrella
+    ("val/000000000049.jpg", 2),  # two riders on horses (four more people are tiny)
+])
+def test_person_boxes_match_coco8(photo: str, min_matched: int) -> None:
+    path = shared_path(f"labels/coco8/images/{photo}")
+    image = load_image(path)
+    rows = [line.split() for line in
+            shared_path(f"labels/coco8/labels/{photo[:-4]}.txt").read_text().splitlines()]
+    truth = np.array([((float(cx) - float(w) / 2) * image.width,
+                       (float(cy) - float(h) / 2) * image.height,
+                       float(w) * image.width, float(h) * image.height)
+                      for cls, cx, cy, w, h in rows if cls == "0"])
+    labels = {label["Name"]: label for label in _detect(path, MinConfidence=0)["Labels"]}
+    instances = labels["Person"]["Instances"]
+    found = np.array([(i["BoundingBox"]["Left"] * image.width, i["BoundingBox"]["Top"] *
+                       image.height, i["BoundingBox"]["Width"] * image.width,
+                       i["BoundingBox"]["Height"] * image.height) for i in instances])
+    scores = np.array([i["Confidence"] for i in instances])
+    assert len(match(truth, found, scores, min_iou=0.5)) >= min_matched
+
+
+def test_max_labels_min_confidence_and_filters() -> None:
+    path = shared_path(PHOTOS["dog"])
+    assert len(_detect(path, MaxLabels=3)["Labels"]) == 3
+    assert all(label["Confidence"] >= 90 for label in _detect(path, MinConfidence=90)["Labels"])
+    names = {lb["Name"] for lb in _detect(path, MinConfidence=0)["Labels"]}
+    assert len(names) > 10
+    only = _detect(path, Settings={"GeneralLabels": {"LabelInclusionFilters": ["Dog", "Cat"]}})
+    assert [label["Name"] for label in only["Labels"]] == ["Dog"]
+    without = _detect(path, Settings={"GeneralLabels": {"LabelExclusionFilters": ["Dog"]}})
+    assert "Dog" not in {label["Name"] for label in without["Labels"]}
+    no_animals = _detect(path, MinConfidence=0, Settings={
+        "GeneralLabels": {"LabelCategoryExclusionFilters": ["Animals and Pets"]}})
+    assert all({"Name": "Animals and Pets"} not in lb["Categories"]
+               for lb in no_animals["Labels"])
+    assert "Dog" not in {label["Name"] for label in no_animals["Labels"]}
+
+
+def test_image_properties_only() -> None:
+    response = _detect(shared_path(PHOTOS["dog"]), Features=["IMAGE_PROPERTIES"],
+                       Settings={"ImageProperties": {"MaxDominantColors": 4}})
+    assert "Labels" not in response
+    properties = response["ImageProperties"]
+    for part in (properties, properties["Foreground"], properties["Background"]):
+        quality = part["Quality"]
+        assert all(0 <= quality[key] <= 100 for key in ("Brightness", "Sharpness", "Contrast"))
+        colors = part["DominantColors"]
+        assert 1 <= len(colors) <= 4
+        assert sum(c["PixelPercent"] for c in colors) == pytest.approx(100.0, abs=0.01)
+        for color in colors:
+            assert color["HexCode"] == "#{:02x}{:02x}{:02x}".format(
+                color["Red"], color["Green"], color["Blue"])
+            assert color["CSSColor"] and color["SimplifiedColor"]
+
+
+def test_dark_photo_reads_darker_than_bright_photo() -> None:
+    def brightness(rel: str) -> float:
+        response = _detect(shared_path(rel), Features=["IMAGE_PROPERTIES"])
+        return response["ImageProperties"]["Quality"]["Brightness"]
+
+    # The darknet photo of a kite on a beach is bright; zidane.jpg is a dim indoor shot.
+    assert brightness("labels/darknet/data/kite.jpg") > brightness(
+        "labels/yolov5-face/data/images/zidane.jpg") + 10
+
+
+def test_bad_inputs_get_modelled_errors() -> None:
+    with pytest.raises(InvalidImageFormatException):
+        operations.call("DetectLabels", {"Image": {"Bytes": b"GIF89a not an image"}})
+    with pytest.raises(InvalidS3ObjectException):
+        operations.call("DetectLabels", {"Image": {"S3Object": {"Bucket": "b", "Name": "k"}}})
+    path = shared_path(PHOTOS["dog"])
+    with pytest.raises(InvalidParameterException):
+        _detect(path, Settings={"ImageProperties": {"MaxDominantColors": 3}})
