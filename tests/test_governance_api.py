@@ -144,3 +144,29 @@ def test_eight_concurrent_clients_lose_no_audit_record(server_store: ApiServer) 
     recorded = {r["request_id"] for r in log.records() if r.get("key") == key_id}
     assert len(request_ids) == 8 * per_client and recorded == request_ids
     assert log.verify().ok
+
+
+def test_redact_faces_extension_over_http(server_store: ApiServer) -> None:
+    import base64
+    import json
+
+    from oversight.analysis import face_analyzer
+    from oversight.images import decode_image
+    from tests.api_server import signed_post
+
+    image = shared_path(FACE).read_bytes()
+    body = json.dumps({"Image": {"Bytes": base64.b64encode(image).decode()},
+                       "Method": "PIXELATE"}).encode()
+    answer = signed_post(server_store, body, target="RekognitionService.RedactFaces",
+                         headers={"X-Oversight-Purpose": "press photo"})
+    assert answer.status_code == 200, answer.text
+    response = answer.json()
+    redacted = decode_image(base64.b64decode(response["Image"]["Bytes"]))
+    assert len(response["RedactedFaces"]) >= 2 and face_analyzer().detect(redacted) == []
+    record = _last_record(server_store)
+    assert (record["operation"], record["purpose"]) == ("RedactFaces", "press photo")
+    assert record["counts"]["RedactedFaces"] == len(response["RedactedFaces"])
+    bad = json.dumps({"Image": {"Bytes": base64.b64encode(image).decode()},
+                      "Method": "SMUDGE"}).encode()
+    refused = signed_post(server_store, bad, target="RekognitionService.RedactFaces")
+    assert refused.status_code == 400 and "ValidationException" in refused.text
