@@ -1,0 +1,108 @@
+"""Helpers for video tests: frames of the shared clips, a collection enrolled from one frame,
+an S3-compatible endpoint (moto's server on 127.0.0.1) and a webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from oversight import operations
+
+CROWD_CLIP = "video/facenet-pytorch-faces-1080p.mp4"
+# In the crowd clip's first frame: the boy in the blue hoodie, who walks towards the camera for
+# the whole clip (x0, y0, x1, y1 pixels of the 1920 x 1080 frame; no other face inside).
+BOY_IN_FIRST_FRAME = (800, 500, 1100, 850)
+
+
+def frame_jpeg(path: Path, index: int = 0,
+               crop: tuple[int, int, int, int] | None = None) -> bytes:
+    capture = cv2.VideoCapture(str(path))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, f"{path} has no frame {index}"
+    if crop is not None:
+        frame = frame[crop[1]:crop[3], crop[0]:crop[2]]
+    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+
+
+def enrol_from_frame(collection_id: str, clip: Path, person: str,
+                     crop: tuple[int, int, int, int] | None = None) -> str:
+    """Create a collection holding the largest face of (a crop of) the clip's first frame;
+    returns its FaceId."""
+    operations.call("CreateCollection", {"CollectionId": collection_id})
+    indexed = operations.call("IndexFaces", {
+        "CollectionId": collection_id, "Image": {"Bytes": frame_jpeg(clip, 0, crop)},
+        "ExternalImageId": person, "MaxFaces": 1,
+    })
+    return str(indexed["FaceRecords"][0]["Face"]["FaceId"])
+
+
+@dataclass
+class Webhook:
+    url: str
+    received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def wait_for(self, count: int, seconds: float) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + seconds
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return [body for _, body in self.received]
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[Webhook]:
+    """An HTTP server on 127.0.0.1 that records every JSON POST with its arrival time."""
+    hook = Webhook(url="")
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.received.append((time.time(), json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    hook.url = f"http://127.0.0.1:{server.server_port}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 in server mode on a free loopback port; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def upload(endpoint: str, bucket: str, key: str, path: Path) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(path), bucket, key)
