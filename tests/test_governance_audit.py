@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from oversight.governance.audit import AuditLog, AuditLogDamaged, Head, record_hash
+from oversight.governance.audit import AuditLog, AuditLogDamaged, Head, Verdict, record_hash
 
 
 def _log_with(count: int, directory: Path) -> AuditLog:
@@ -42,59 +43,59 @@ def test_empty_log_verifies(tmp_path: Path) -> None:
     assert AuditLog(tmp_path).verify().ok
 
 
-def test_edited_field_names_the_record(tmp_path: Path) -> None:
-    log = _log_with(5, tmp_path)
+def _tampered(directory: Path, count: int, mutate: Callable[[list[str]], None]) -> Verdict:
+    """Write `count` records, let `mutate` change the list of lines, verify the result."""
+    log = _log_with(count, directory)
     lines = _lines(log)
-    record = json.loads(lines[2])
-    record["operation"] = "DetectLabels"
-    lines[2] = json.dumps(record, sort_keys=True) + "\n"
+    mutate(lines)
     _write(log, lines)
-    verdict = log.verify()
-    assert not verdict.ok and verdict.bad_line == 3
-    assert "edited" in verdict.problem
+    return log.verify()
+
+
+def _changed(line: str, rehash: bool = False, **changes: object) -> str:
+    record = {**json.loads(line), **changes}
+    if rehash:
+        record["hash"] = record_hash(record)
+    return json.dumps(record, sort_keys=True) + "\n"
+
+
+def test_edited_field_names_the_record(tmp_path: Path) -> None:
+    def edit(lines: list[str]) -> None:
+        lines[2] = _changed(lines[2], operation="DetectLabels")
+
+    verdict = _tampered(tmp_path, 5, edit)
+    assert not verdict.ok and verdict.bad_line == 3 and "edited" in verdict.problem
 
 
 def test_edit_with_recomputed_hash_is_still_caught(tmp_path: Path) -> None:
     """Re-hashing the edited record breaks the link to the next one instead."""
-    log = _log_with(5, tmp_path)
-    lines = _lines(log)
-    record = json.loads(lines[1])
-    record["purpose"] = "nothing to see"
-    record["hash"] = record_hash(record)
-    lines[1] = json.dumps(record, sort_keys=True) + "\n"
-    _write(log, lines)
-    verdict = log.verify()
+
+    def edit(lines: list[str]) -> None:
+        lines[1] = _changed(lines[1], rehash=True, purpose="nothing to see")
+
+    verdict = _tampered(tmp_path, 5, edit)
     assert not verdict.ok and verdict.bad_line == 3
 
 
 def test_deleted_line_names_the_record_after_it(tmp_path: Path) -> None:
-    log = _log_with(5, tmp_path)
-    lines = _lines(log)
-    del lines[1]
-    _write(log, lines)
-    verdict = log.verify()
+    verdict = _tampered(tmp_path, 5, lambda lines: lines.pop(1))
     assert not verdict.ok and verdict.bad_line == 2
     assert "deleted, inserted or moved" in verdict.problem
 
 
 def test_swapped_lines_are_caught(tmp_path: Path) -> None:
-    log = _log_with(5, tmp_path)
-    lines = _lines(log)
-    lines[2], lines[3] = lines[3], lines[2]
-    _write(log, lines)
-    verdict = log.verify()
+    def swap(lines: list[str]) -> None:
+        lines[2], lines[3] = lines[3], lines[2]
+
+    verdict = _tampered(tmp_path, 5, swap)
     assert not verdict.ok and verdict.bad_line == 3
 
 
 def test_inserted_line_is_caught(tmp_path: Path) -> None:
-    log = _log_with(4, tmp_path)
-    lines = _lines(log)
-    forged = json.loads(lines[1])
-    forged["operation"] = "DeleteFaces"
-    forged["hash"] = record_hash(forged)
-    lines.insert(2, json.dumps(forged, sort_keys=True) + "\n")
-    _write(log, lines)
-    verdict = log.verify()
+    def insert(lines: list[str]) -> None:
+        lines.insert(2, _changed(lines[1], rehash=True, operation="DeleteFaces"))
+
+    verdict = _tampered(tmp_path, 4, insert)
     assert not verdict.ok and verdict.bad_line == 3
 
 
