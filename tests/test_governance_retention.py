@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from oversight.errors import InvalidParameterException
 from oversight.governance import admin
 from oversight.governance.audit import AuditLog
 from oversight.governance.receipts import watch_deletions
-from oversight.governance.retention import RetentionRule, list_rules, sweep
+from oversight.governance.retention import RetentionRule, list_rules, start_sweeper, sweep
 from oversight.operations import call
 from oversight.operations.context import LOCAL_ACCOUNT, RequestContext
 from tests.conftest import shared_path
@@ -72,3 +73,18 @@ def test_sweep_skips_missing_collections_and_rejects_bad_ages() -> None:
     assert result.skipped and result.deleted == 0
     with pytest.raises(InvalidParameterException, match="more than 0 days"):
         admin.set_retention(RequestContext.local(), RetentionRule(LOCAL_ACCOUNT, "x", 0))
+
+
+def test_background_sweeper_sweeps_at_start() -> None:
+    _, face_ids = _index("lobby")
+    rule = RetentionRule(LOCAL_ACCOUNT, "lobby", 1e-9)  # every face is already older
+    admin.set_retention(RequestContext.local(), rule)
+    stop = start_sweeper(interval_seconds=3600)
+    try:
+        deadline = time.monotonic() + 60
+        while call("ListFaces", {"CollectionId": "lobby"})["Faces"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop()
+    assert call("ListFaces", {"CollectionId": "lobby"})["Faces"] == []
+    assert sorted(_receipts()[0]["face_ids"]) == sorted(face_ids)

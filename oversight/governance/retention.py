@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 REASON = "retention"
 MAX_AGE_DAYS = 100 * 365
+SWEEP_INTERVAL_SECONDS = 3600.0
 # Rekognition's CollectionId pattern and length.
 _COLLECTION_ID = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
 _BATCH = 500
@@ -130,10 +132,27 @@ def sweep(now: datetime | None = None) -> list[SweepResult]:
 
 
 def run_periodically(stop: threading.Event, interval_seconds: float) -> None:
-    """Sweep every `interval_seconds` until `stop` is set (for a server's background thread)."""
-    while not stop.wait(interval_seconds):
+    """Sweep now and then every `interval_seconds` until `stop` is set."""
+    while True:
         try:
             sweep()
         except Exception:
             # A passing store outage must not end retention for the server's lifetime.
             log.exception("retention sweep failed; retrying in %s s", interval_seconds)
+        if stop.wait(interval_seconds):
+            return
+
+
+def start_sweeper(interval_seconds: float = SWEEP_INTERVAL_SECONDS) -> Callable[[], None]:
+    """Run the sweeper in a daemon thread (a server calls this at start-up); returns `stop`."""
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_periodically, args=(stop, interval_seconds), name="retention", daemon=True
+    )
+    worker.start()
+
+    def stop_sweeper() -> None:
+        stop.set()
+        worker.join(timeout=30)
+
+    return stop_sweeper
