@@ -3,8 +3,8 @@
     .venv/bin/python bench/labels.py [--repeat 5] [--receipts 20]
 
 Latency: each operation through `operations.call` (the handler path the API serves, without
-HTTP), median and p90 over --repeat runs per photo after one warm-up, with
-OVERSIGHT_INFERENCE_THREADS as configured (2 on a 2-core machine).
+HTTP), wall-time median and p90 and CPU-time median over --repeat runs per photo after one
+warm-up, with OVERSIGHT_INFERENCE_THREADS as configured (2 on a 2-core machine).
 Accuracy: COCO8 person boxes matched by DetectLabels' Person instances (IoU >= 0.5, VOC greedy
 matching), and the character error rate of DetectText lines on the first --receipts SROIE
 receipts (oversight/evaluation/text.py says how lines are compared).
@@ -13,6 +13,7 @@ receipts (oversight/evaluation/text.py says how lines are compared).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -36,13 +37,14 @@ SROIE = SHARED / "ocr" / "sroie-dev"
 PERSON_CLASS = 0
 
 
-def _timed(operation: str, request: dict[str, Any], repeat: int) -> list[float]:
+def _timed(operation: str, request: dict[str, Any], repeat: int) -> list[tuple[float, float]]:
+    """(wall seconds, CPU seconds of this process) per call, after one warm-up call."""
     operations.call(operation, request)  # warm-up: model loading is not latency
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         operations.call(operation, request)
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - wall, time.process_time() - cpu))
     return times
 
 
@@ -53,14 +55,20 @@ def latency(repeat: int) -> None:
         ("DetectModerationLabels", {}, PHOTOS),
         ("DetectText", {}, [RECEIPT]),
     ]
-    print(f"latency, {settings().inference_threads} inference threads, {repeat} runs per image")
+    # CPU time (all threads) stays meaningful when other work shares the cores; wall time is
+    # what a caller waits.
+    print(f"latency, {settings().inference_threads} inference threads, {repeat} runs per image, "
+          f"load average {os.getloadavg()[0]:.1f}")
     for operation, extra, photos in cases:
         times = []
         for photo in photos:
             times += _timed(operation, {"Image": {"Bytes": photo.read_bytes()}, **extra}, repeat)
+        wall = [w for w, _ in times]
+        cpu = [c for _, c in times]
         label = operation + (" (IMAGE_PROPERTIES)" if extra else "")
-        print(f"  {label:38s} median {statistics.median(times) * 1000:7.0f} ms   "
-              f"p90 {np.percentile(times, 90) * 1000:7.0f} ms   ({len(photos)} images)")
+        print(f"  {label:38s} wall median {statistics.median(wall) * 1000:6.0f} ms  "
+              f"p90 {np.percentile(wall, 90) * 1000:6.0f} ms   CPU median "
+              f"{statistics.median(cpu) * 1000:6.0f} ms   ({len(photos)} images)")
 
 
 def _coco_people(label_file: Path, width: int, height: int) -> np.ndarray:
