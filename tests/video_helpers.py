@@ -106,3 +106,39 @@ def upload(endpoint: str, bucket: str, key: str, path: Path) -> None:
                       aws_access_key_id="testing", aws_secret_access_key="testing")
     s3.create_bucket(Bucket=bucket)
     s3.upload_file(str(path), bucket, key)
+
+
+@contextmanager
+def mjpeg_server(clip: Path, fps: float) -> Iterator[str]:
+    """An HTTP MJPEG camera on 127.0.0.1 (multipart/x-mixed-replace, one JPEG per part) playing
+    `clip` once at `fps`; yields the stream's URL."""
+    capture = cv2.VideoCapture(str(clip))
+    parts = []
+    while (read := capture.read())[0]:
+        parts.append(cv2.imencode(".jpg", read[1])[1].tobytes())
+    capture.release()
+
+    class Camera(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            try:
+                for jpeg in parts:
+                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                     + f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+                                     + jpeg + b"\r\n")
+                    time.sleep(1.0 / fps)
+            except OSError:
+                pass  # the reader went away
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/camera.mjpg"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,173 @@
+"""Stream processors on live sources: a real RTSP server (GStreamer) and an HTTP MJPEG camera,
+face search against a collection enrolled from one frame, match events to a webhook, the JSONL
+sink and the audit log (with the processor's purpose)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oversight import operations
+from oversight.config import settings
+from oversight.errors import (
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+from oversight.governance.audit import AuditLog
+from oversight.operations.context import LOCAL_ACCOUNT, RequestContext
+from oversight.operations.streams import events_path
+from oversight.operations.video import stop_video_services
+from oversight.video.sources import LiveSource
+from tests.conftest import IN_CI, shared_path
+from tests.video_helpers import (
+    BOY_IN_FIRST_FRAME,
+    CROWD_CLIP,
+    enrol_from_frame,
+    mjpeg_server,
+    webhook_receiver,
+)
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+RTSP_SERVER = Path(__file__).parent / "gst_rtsp_serve.py"
+CAMERA = "arn:aws:kinesisvideo:us-east-1:000000000000:stream/door-camera/1"
+EVENTS = "arn:aws:kinesis:us-east-1:000000000000:stream/door-events"
+ROLE = "arn:aws:iam::000000000000:role/rekognition"
+
+
+def _gstreamer_rtsp_available() -> bool:
+    if shutil.which(SYSTEM_PYTHON) is None:
+        return False
+    check = [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"]
+    return subprocess.run(check, capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def rtsp_url(tmp_path: Path) -> Iterator[str]:
+    """The crowd clip served by GStreamer's RTSP server on 127.0.0.1 (it stops on its own)."""
+    if not _gstreamer_rtsp_available():
+        if IN_CI:
+            pytest.fail("GStreamer's RTSP server is missing: `make install` installs it")
+        pytest.skip("GStreamer's RTSP server (gir1.2-gst-rtsp-server-1.0) is not installed")
+    from tests.api_server import _free_port
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [SYSTEM_PYTHON, str(RTSP_SERVER), str(shared_path(CROWD_CLIP)), str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        yield f"rtsp://127.0.0.1:{port}/clip"
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+@pytest.fixture
+def endpoints(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    def apply(mapping: dict[str, str]) -> None:
+        monkeypatch.setenv("OVERSIGHT_ENDPOINT_MAP", " ".join(f"{k}={v}" for k, v in
+                                                               mapping.items()))
+        settings.cache_clear()
+
+    yield apply
+    stop_video_services()
+
+
+def _definition(name: str, threshold: float = 90.0, output: bool = True) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "Name": name, "RoleArn": ROLE,
+        "Input": {"KinesisVideoStream": {"Arn": CAMERA}},
+        "Settings": {"FaceSearch": {"CollectionId": "watch", "FaceMatchThreshold": threshold}},
+    }
+    if output:
+        request["Output"] = {"KinesisDataStream": {"Arn": EVENTS}}
+    return request
+
+
+def _wait_stopped(name: str, seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while (described := operations.call("DescribeStreamProcessor", {"Name": name}))[
+            "Status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"{name} still RUNNING after {seconds} s"
+        time.sleep(0.3)
+    return described
+
+
+def test_rtsp_stream_is_searched_live_and_matches_reach_every_sink(
+    rtsp_url: str, endpoints: Any,
+) -> None:
+    clip = shared_path(CROWD_CLIP)
+    with webhook_receiver() as hook:
+        endpoints({CAMERA: rtsp_url, EVENTS: hook.url})
+        face_id = enrol_from_frame("watch", clip, "boy-in-blue", BOY_IN_FIRST_FRAME)
+        ctx = RequestContext(account_id=LOCAL_ACCOUNT, purpose="case 2026-118")
+        operations.call("CreateStreamProcessor", _definition("door"), ctx)
+        session = operations.call("StartStreamProcessor", {"Name": "door"})["SessionId"]
+        with pytest.raises(ResourceInUseException):
+            operations.call("StartStreamProcessor", {"Name": "door"})
+        # The clip lasts 4.2 s; the processor stops by itself when the stream ends.
+        described = _wait_stopped("door", 90)
+        events = hook.wait_for(1, 10)
+    assert described["Status"] == "STOPPED" and "StatusMessage" not in described
+    assert events, "no match event reached the webhook"
+    for event in events:
+        assert event["StreamProcessorInformation"]["SessionId"] == session
+        assert event["FrameTimestampMillis"] > 0 and event["FrameOffsetMillis"] >= 0
+        for face in event["FaceSearchResponse"]:
+            box = face["DetectedFace"]["BoundingBox"]
+            assert 0.3 < box["Left"] < 0.7 and 0.4 < box["Top"] < 0.8  # where the boy walks
+            match = face["MatchedFaces"][0]
+            assert match["Face"]["FaceId"] == face_id and match["Similarity"] >= 90.0
+            assert match["Face"]["ExternalImageId"] == "boy-in-blue"
+    lines = events_path(LOCAL_ACCOUNT, "door").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == events
+    audited = [r for r in AuditLog().records() if r.get("kind") == "stream_match"]
+    assert len(audited) == len(events)
+    assert all(r["purpose"] == "case 2026-118" and r["stream_processor"] == "door"
+               and r["matches"][0]["face_id"] == face_id for r in audited)
+    assert AuditLog().verify().ok
+
+
+def test_stream_processor_requests_are_checked(endpoints: Any) -> None:
+    endpoints({})
+    with pytest.raises(ResourceNotFoundException):
+        operations.call("CreateStreamProcessor", _definition("p"))  # no collection yet
+    operations.call("CreateCollection", {"CollectionId": "watch"})
+    with pytest.raises(InvalidParameterException, match="endpoint_map"):
+        operations.call("CreateStreamProcessor", _definition("p"))  # camera ARN not mapped
+    endpoints({CAMERA: "rtsp://127.0.0.1:9/none"})
+    with pytest.raises(InvalidParameterException, match="at least 80"):
+        operations.call("CreateStreamProcessor", _definition("p", threshold=70.0, output=False))
+    operations.call("CreateStreamProcessor", _definition("p", output=False))
+    with pytest.raises(ResourceAlreadyExistsException):
+        operations.call("CreateStreamProcessor", _definition("p", output=False))
+    listed = operations.call("ListStreamProcessors", {"MaxResults": 1})
+    assert listed["StreamProcessors"] == [{"Name": "p", "Status": "STOPPED"}]
+    with pytest.raises(ResourceInUseException):
+        operations.call("StopStreamProcessor", {"Name": "p"})
+    # Nothing listens at the camera's URL: the processor fails and says why.
+    operations.call("StartStreamProcessor", {"Name": "p"})
+    failed = _wait_stopped("p", 60)
+    assert failed["Status"] == "FAILED" and "rtsp://127.0.0.1:9/none" in failed["StatusMessage"]
+    operations.call("DeleteStreamProcessor", {"Name": "p"})
+    with pytest.raises(ResourceNotFoundException):
+        operations.call("DescribeStreamProcessor", {"Name": "p"})
+
+
+def test_http_mjpeg_camera_is_read_frame_by_frame() -> None:
+    with mjpeg_server(shared_path("video/face-api-js-faces.mp4"), fps=10) as url:
+        source = LiveSource(url)
+        frames = list(source.frames())
+    assert source.error is None
+    assert 1 <= len(frames) <= 5 and frames[-1].index <= 4
+    assert (frames[0].width, frames[0].height) == (820, 460)
