@@ -144,7 +144,30 @@ def test_pagination_and_errors(rekognition_client: Any) -> None:
     )
     assert by_image["UserMatches"][0]["User"]["UserId"] == "putin"
     arn = rek.describe_collection(CollectionId=collection)["CollectionARN"]
-    rek.tag_resource(ResourceArn=arn, Tags={"owner": "tests"})
+    rek.tag_resource(ResourceArn=arn, Tags={"owner": "tests", "stage": "ci"})
+    assert rek.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"owner": "tests", "stage": "ci"}
+    rek.untag_resource(ResourceArn=arn, TagKeys=["stage"])
     assert rek.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"owner": "tests"}
+
+    alike = rek.search_faces(CollectionId=collection, FaceId=face_id, FaceMatchThreshold=0)
+    assert face_id not in {m["Face"]["FaceId"] for m in alike["FaceMatches"]}
+    assert len(alike["FaceMatches"]) == 2
+    by_face = rek.search_users(CollectionId=collection, FaceId=face_id)
+    assert by_face["UserMatches"][0]["User"]["UserId"] == "putin"
+    rek.create_user(CollectionId=collection, UserId="second")
+    users = [
+        user["UserId"]
+        for page in rek.get_paginator("list_users").paginate(
+            CollectionId=collection, PaginationConfig={"PageSize": 1}
+        )
+        for user in page["Users"]
+    ]
+    assert users == ["putin", "second"]
+    released = rek.disassociate_faces(CollectionId=collection, UserId="putin", FaceIds=[face_id])
+    assert released["DisassociatedFaces"] == [{"FaceId": face_id}]
+    rek.delete_user(CollectionId=collection, UserId="putin")
+    with pytest.raises(ClientError) as gone:
+        rek.delete_user(CollectionId=collection, UserId="putin")
+    assert error_code(gone) == "ResourceNotFoundException"
     for i in range(3):
         rek.delete_collection(CollectionId=f"{prefix}-{i}")
