@@ -37,6 +37,7 @@ from ..errors import (
     UnsupportedOperationException,
 )
 from ..governance import gate
+from ..governance.retention import start_sweeper
 from ..operations import Handler, RequestContext, registry
 from ..operations.unsupported import unsupported_reasons
 from ..operations.video import start_video_services, stop_video_services
@@ -258,8 +259,11 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
         await anyio.to_thread.run_sync(registry)  # import handler modules before the first call
         # Resume video jobs and stream processors a previous server left unfinished.
         await anyio.to_thread.run_sync(start_video_services)
+        # Faces older than their collection's retention period are deleted while serving.
+        stop_retention = start_sweeper()
         app.state.oversight = _State(resolved, store)
         yield
+        await anyio.to_thread.run_sync(stop_retention)
         await anyio.to_thread.run_sync(stop_video_services)
 
     return Starlette(
