@@ -23,15 +23,12 @@ from oversight.errors import (
     ResourceNotFoundException,
 )
 from oversight.governance.audit import AuditLog
-from oversight.operations.context import LOCAL_ACCOUNT, RequestContext
-from oversight.operations.streams import events_path
 from oversight.operations.video import stop_video_services
 from oversight.video.sources import LiveSource
 from tests.conftest import IN_CI, shared_path
 from tests.video_helpers import (
     BOY_IN_FIRST_FRAME,
     CROWD_CLIP,
-    enrol_from_frame,
     mjpeg_server,
     webhook_receiver,
 )
@@ -103,41 +100,6 @@ def _wait_stopped(name: str, seconds: float) -> dict[str, Any]:
     return described
 
 
-def test_rtsp_stream_is_searched_live_and_matches_reach_every_sink(
-    rtsp_url: str, endpoints: Any,
-) -> None:
-    clip = shared_path(CROWD_CLIP)
-    with webhook_receiver() as hook:
-        endpoints({CAMERA: rtsp_url, EVENTS: hook.url})
-        face_id = enrol_from_frame("watch", clip, "boy-in-blue", BOY_IN_FIRST_FRAME)
-        ctx = RequestContext(account_id=LOCAL_ACCOUNT, purpose="case 2026-118")
-        operations.call("CreateStreamProcessor", _definition("door"), ctx)
-        session = operations.call("StartStreamProcessor", {"Name": "door"})["SessionId"]
-        with pytest.raises(ResourceInUseException):
-            operations.call("StartStreamProcessor", {"Name": "door"})
-        # The clip lasts 4.2 s; the processor stops by itself when the stream ends.
-        described = _wait_stopped("door", 90)
-        events = hook.wait_for(1, 10)
-    assert described["Status"] == "STOPPED" and "StatusMessage" not in described
-    assert events, "no match event reached the webhook"
-    for event in events:
-        assert event["StreamProcessorInformation"]["SessionId"] == session
-        assert event["FrameTimestampMillis"] > 0 and event["FrameOffsetMillis"] >= 0
-        for face in event["FaceSearchResponse"]:
-            box = face["DetectedFace"]["BoundingBox"]
-            assert 0.3 < box["Left"] < 0.7 and 0.4 < box["Top"] < 0.8  # where the boy walks
-            match = face["MatchedFaces"][0]
-            assert match["Face"]["FaceId"] == face_id and match["Similarity"] >= 90.0
-            assert match["Face"]["ExternalImageId"] == "boy-in-blue"
-    lines = events_path(LOCAL_ACCOUNT, "door").read_text().splitlines()
-    assert [json.loads(line) for line in lines] == events
-    audited = [r for r in AuditLog().records() if r.get("kind") == "stream_match"]
-    assert len(audited) == len(events)
-    assert all(r["purpose"] == "case 2026-118" and r["stream_processor"] == "door"
-               and r["matches"][0]["face_id"] == face_id for r in audited)
-    assert AuditLog().verify().ok
-
-
 def test_stream_processor_requests_are_checked(endpoints: Any) -> None:
     endpoints({})
     with pytest.raises(ResourceNotFoundException):
@@ -171,3 +133,77 @@ def test_http_mjpeg_camera_is_read_frame_by_frame() -> None:
     assert source.error is None
     assert 1 <= len(frames) <= 5 and frames[-1].index <= 4
     assert (frames[0].width, frames[0].height) == (820, 460)
+
+
+
+def _signed_get(url: str, key: str, secret: str) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from tests.api_server import REGION
+
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials(key, secret), "rekognition", REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
+def test_rtsp_camera_searched_live_through_the_api(rtsp_url: str, tmp_path: Path) -> None:
+    """boto3 creates and starts a processor on a real RTSP server; matches reach Server-Sent
+    Events, the webhook, the JSONL sink and the audit log under the processor's purpose."""
+    import httpx
+    from botocore.exceptions import ClientError
+
+    from tests.api_server import client, running_server
+    from tests.video_helpers import frame_jpeg
+
+    clip = shared_path(CROWD_CLIP)
+    with webhook_receiver() as hook:
+        env = {"OVERSIGHT_ENDPOINT_MAP": f"{CAMERA}={rtsp_url} {EVENTS}={hook.url}"}
+        with running_server(tmp_path, env) as server:
+            rekognition = client(server, server.access_key_id, server.secret_access_key)
+            rekognition.meta.events.register(
+                "before-sign.rekognition.*",
+                lambda request, **_: request.headers.add_header("X-Oversight-Purpose",
+                                                                "case 2026-118"))
+            rekognition.create_collection(CollectionId="watch")
+            face_id = rekognition.index_faces(
+                CollectionId="watch", Image={"Bytes": frame_jpeg(clip, 0, BOY_IN_FIRST_FRAME)},
+                ExternalImageId="boy-in-blue", MaxFaces=1,
+            )["FaceRecords"][0]["Face"]["FaceId"]
+            rekognition.create_stream_processor(**_definition("door"))
+            described = rekognition.describe_stream_processor(Name="door")
+            assert described["Status"] == "STOPPED" and described["CreationTimestamp"].year > 2000
+
+            url = f"{server.url}/stream-processors/door/events"
+            assert httpx.get(url).status_code == 403  # unsigned
+            session = rekognition.start_stream_processor(Name="door")["SessionId"]
+            with pytest.raises(ClientError, match="ResourceInUseException"):
+                rekognition.start_stream_processor(Name="door")
+            events = []
+            headers = _signed_get(url, server.access_key_id, server.secret_access_key)
+            with httpx.stream("GET", url, headers=headers, timeout=120) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        events.append(json.loads(line.removeprefix("data: ")))
+            # The stream ended with the processor: the clip is 4.2 s long.
+            assert rekognition.describe_stream_processor(Name="door")["Status"] == "STOPPED"
+            assert hook.wait_for(len(events), 10) == events
+    assert events, "no match event reached Server-Sent Events"
+    for event in events:
+        assert event["StreamProcessorInformation"]["SessionId"] == session
+        assert event["FrameTimestampMillis"] > 0 and event["FrameOffsetMillis"] >= 0
+        for face in event["FaceSearchResponse"]:
+            box = face["DetectedFace"]["BoundingBox"]
+            assert 0.3 < box["Left"] < 0.7 and 0.4 < box["Top"] < 0.8  # where the boy walks
+            match = face["MatchedFaces"][0]
+            assert match["Face"]["FaceId"] == face_id and match["Similarity"] >= 90.0
+            assert match["Face"]["ExternalImageId"] == "boy-in-blue"
+    sink = next((server.data_dir / "streams").glob("*/door.jsonl"))
+    assert [json.loads(line) for line in sink.read_text().splitlines()] == events
+    log = AuditLog(server.data_dir / "audit")
+    audited = [r for r in log.records() if r.get("kind") == "stream_match"]
+    assert len(audited) == len(events) and log.verify().ok
+    assert all(r["purpose"] == "case 2026-118" and r["stream_processor"] == "door"
+               and r["matches"][0]["face_id"] == face_id for r in audited)

@@ -25,7 +25,7 @@ from botocore.model import OperationModel
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..config import Settings, settings
@@ -39,6 +39,7 @@ from ..errors import (
 from ..governance import gate
 from ..governance.retention import start_sweeper
 from ..operations import Handler, RequestContext, registry
+from ..operations.streams import processor_events
 from ..operations.unsupported import unsupported_reasons
 from ..operations.video import start_video_services, stop_video_services
 from .auth import Principal, SignedRequest, authenticate
@@ -234,6 +235,21 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+async def stream_processor_events(request: Request) -> Response:
+    """Server-Sent Events of a stream processor's matches (a SigV4-signed GET, empty body)."""
+    state: _State = request.app.state.oversight
+    request_id = str(uuid.uuid4())
+    try:
+        principal = await anyio.to_thread.run_sync(_authenticate, state, request, b"")
+        events = await anyio.to_thread.run_sync(
+            processor_events, principal.account_id, request.path_params["name"]
+        )
+    except RekognitionError as error:
+        return _error_response(error, request_id)
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "x-amzn-RequestId": request_id})
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     error = UnknownOperationException(
         f"{request.method} {request.url.path} is not an endpoint: send AWS JSON 1.1 to POST /."
@@ -271,6 +287,7 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
             Route("/", rekognition, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/stream-processors/{name}/events", stream_processor_events, methods=["GET"]),
         ],
         exception_handlers={  # type: ignore[dict-item]
             404: not_found,

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..collections import collection_service
@@ -32,7 +35,7 @@ from ..video.processors import (
     Processor,
     ProcessorStore,
 )
-from ..video.sinks import JsonlSink
+from ..video.sinks import JsonlSink, follow_jsonl
 from ..video.streams import StreamRun
 from ..video.webhooks import WebhookSender, post_json
 from . import operation
@@ -44,7 +47,17 @@ MIN_LIVE_THRESHOLD = 80.0
 MAX_MATCHES_PER_FACE = 5
 DEFAULT_PAGE = 1000
 
-_running: dict[tuple[str, str], tuple[StreamRun, WebhookSender | None]] = {}
+
+
+@dataclass(frozen=True)
+class _Running:
+    run: StreamRun
+    sender: WebhookSender | None
+    # Size of the JSONL file when this session started: SSE clients see the whole session.
+    events_offset: int
+
+
+_running: dict[tuple[str, str], _Running] = {}
 _running_lock = threading.Lock()
 
 
@@ -56,7 +69,7 @@ def processor_arn(account_id: str, name: str) -> str:
     return f"arn:aws:rekognition:{settings().region}:{account_id}:streamprocessor/{name}"
 
 
-def events_path(account_id: str, name: str) -> Any:
+def events_path(account_id: str, name: str) -> Path:
     return settings().data_dir / "streams" / account_id / f"{name}.jsonl"
 
 
@@ -89,7 +102,8 @@ def _check_definition(request: dict[str, Any], ctx: RequestContext) -> None:
 
 
 # -- running ---------------------------------------------------------------------------------
-def _search(processor: Processor) -> Any:
+def processor_search(processor: Processor) -> Any:
+    """The processor's collection search: embedding -> FaceMatch dicts at its threshold."""
     face_search = _face_search_settings(processor.definition)
     ctx = RequestContext(account_id=processor.account_id)
     collection = searchable_collection({"CollectionId": face_search["CollectionId"]}, ctx)
@@ -129,8 +143,8 @@ def _on_stop(processor: Processor) -> Any:
     def stopped(status: str, message: str | None) -> None:
         with _running_lock:
             entry = _running.pop((processor.account_id, processor.name), None)
-        if entry is not None and entry[1] is not None:
-            entry[1].close()
+        if entry is not None and entry.sender is not None:
+            entry.sender.close()
         processor_store().set(processor.account_id, processor.name, status=status,
                               status_message=message)
         channel = processor.definition.get("NotificationChannel")
@@ -146,7 +160,9 @@ def run_processor(processor: Processor, max_seconds: float | None = None) -> Str
     definition = processor.definition
     session_id = str(uuid.uuid4())
     input_arn = definition["Input"]["KinesisVideoStream"]["Arn"]
-    sinks: list[Any] = [JsonlSink(events_path(processor.account_id, processor.name))]
+    jsonl = events_path(processor.account_id, processor.name)
+    offset = jsonl.stat().st_size if jsonl.exists() else 0
+    sinks: list[Any] = [JsonlSink(jsonl)]
     sender = None
     output = (definition.get("Output") or {}).get("KinesisDataStream")
     if output:
@@ -154,12 +170,12 @@ def run_processor(processor: Processor, max_seconds: float | None = None) -> Str
         sinks.append(sender.send)
     run = StreamRun(
         processor.name, session_id, endpoint_for(input_arn, "Kinesis video stream"), input_arn,
-        FaceSearcher(_search(processor), settings().video_detect_max_side),
+        FaceSearcher(processor_search(processor), settings().video_detect_max_side),
         sinks, _on_stop(processor), required_sinks=[_audit_sink(processor, session_id)],
         max_seconds=max_seconds, regions=definition.get("RegionsOfInterest"),
     )
     with _running_lock:
-        _running[(processor.account_id, processor.name)] = (run, sender)
+        _running[(processor.account_id, processor.name)] = _Running(run, sender, offset)
     processor_store().set(processor.account_id, processor.name, status=RUNNING,
                           status_message=None, session_id=session_id)
     run.start()
@@ -169,7 +185,19 @@ def run_processor(processor: Processor, max_seconds: float | None = None) -> Str
 def running(account_id: str, name: str) -> StreamRun | None:
     with _running_lock:
         entry = _running.get((account_id, name))
-    return entry[0] if entry else None
+    return entry.run if entry else None
+
+
+def processor_events(account_id: str, name: str) -> Iterator[str]:
+    """Server-Sent Events of the processor's matches in its current session (from now on when
+    it is not running; ResourceNotFoundException if it does not exist); the stream ends when
+    the processor stops."""
+    processor_store().get(account_id, name)
+    with _running_lock:
+        entry = _running.get((account_id, name))
+    return follow_jsonl(events_path(account_id, name),
+                        lambda: running(account_id, name) is not None,
+                        start=entry.events_offset if entry else None)
 
 
 def resume_processors() -> None:
@@ -183,7 +211,7 @@ def resume_processors() -> None:
 
 def stop_processors() -> None:
     with _running_lock:
-        runs = [run for run, _ in _running.values()]
+        runs = [entry.run for entry in _running.values()]
     for run in runs:
         run.stop()
 
