@@ -34,7 +34,7 @@ def test_redacted_image_has_no_detectable_face(method: str) -> None:
     before = _faces(original)
     assert len(before) >= 4
     response = call("RedactFaces", {"Image": {"Bytes": original}, "Method": method})
-    assert len(response["RedactedFaces"]) == len(before)
+    assert len(response["RedactedFaces"]) >= len(before)  # the recall pass may find more
     assert response["SparedFaces"] == []
     redacted = decode_image(response["Image"]["Bytes"])
     assert (redacted.width, redacted.height) == load_image(shared_path(GROUP)).rgb.shape[1::-1]
