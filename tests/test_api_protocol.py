@@ -69,7 +69,8 @@ def test_unknown_key_is_unrecognized(api_server: ApiServer) -> None:
 
 
 def test_revoked_key_is_unrecognized(api_server: ApiServer) -> None:
-    key_id, secret = new_key(api_server, "--description", "revocation test")
+    key_id, secret = new_key(api_server, "--new-account", "--description", "revocation test")
+    assert key_id.startswith("AKIA") and len(key_id) == 20 and len(secret) == 40
     holder = client(api_server, key_id, secret)
     # Authenticated: the request gets as far as validation.
     code, _, _ = rejected_by_validation(holder)
@@ -81,6 +82,9 @@ def test_revoked_key_is_unrecognized(api_server: ApiServer) -> None:
     listed = json.loads(oversight_cli(api_server, "keys", "list").stdout)["AccessKeys"]
     assert {k["AccessKeyId"]: k["Status"] for k in listed}[key_id] == "Revoked"
     assert all("SecretAccessKey" not in k for k in listed)
+    # --new-account made a tenant of its own, apart from the local operator's.
+    accounts = {k["AccessKeyId"]: k["AccountId"] for k in listed}
+    assert accounts[key_id] != accounts[api_server.access_key_id] == "000000000000"
 
 
 @pytest.mark.parametrize(
@@ -128,14 +132,6 @@ def test_authorization_without_signature_is_incomplete(api_server: ApiServer) ->
     )
     assert response.status_code == 400
     assert response.json()["__type"] == "IncompleteSignatureException"
-
-
-def test_key_of_another_account_is_its_own_tenant(api_server: ApiServer) -> None:
-    done = oversight_cli(api_server, "keys", "create", "--new-account")
-    created = json.loads(done.stdout)
-    assert created["AccountId"] != "000000000000" and len(created["AccountId"]) == 12
-    assert created["AccessKeyId"].startswith("AKIA") and len(created["AccessKeyId"]) == 20
-    assert len(created["SecretAccessKey"]) == 40
 
 
 # --- bad input --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The Rekognition wire API: AWS JSON 1.1, SigV4 authentication, model-driven validation."""
+"""The Rekognition wire API: AWS JSON 1.1, SigV4 authentication, model-driven validation.
 
-from .app import create_app
-
-__all__ = ["create_app"]
+`api.app.create_app()` builds the server. Nothing is imported here, so a command that only needs
+the key store (`oversight keys ...`) does not load every operation module.
+"""

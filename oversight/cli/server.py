@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
-import uvicorn
 
-from ..api import create_app
 from ..api.coverage import render_api_docs
 from ..api.keys import KeyStore, bootstrap_credentials
 from ..config import settings
@@ -40,6 +38,11 @@ def serve(
             f"--region {config.region}\n"
             "More keys: oversight keys create. Delete the file once the key is stored elsewhere.\n"
         )
+    # Imported here: every CLI module loads at start-up, and only `serve` needs the server.
+    import uvicorn
+
+    from ..api.app import create_app
+
     uvicorn.run(
         create_app(store, config),
         host=host or config.host,
