@@ -10,6 +10,7 @@ to `<data dir>/streams/<account>/<name>.jsonl` and the webhook.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from typing import Any
 from ..collections import collection_service
 from ..collections.pagination import decode_token, encode_token
 from ..config import settings
-from ..errors import InvalidParameterException, ResourceInUseException
+from ..errors import InvalidParameterException, RekognitionError, ResourceInUseException
 from ..governance import audit
 from ..governance.records import base_fields
 from ..store import get_engine
@@ -42,9 +43,12 @@ from . import operation
 from .collections import face_api, searchable_collection, similarity_matches
 from .context import RequestContext
 
+log = logging.getLogger(__name__)
+
 # Live face search must not run below this similarity (Rekognition's default threshold).
 MIN_LIVE_THRESHOLD = 80.0
 MAX_MATCHES_PER_FACE = 5
+LIVE_REEMBED_FRAMES = 30
 DEFAULT_PAGE = 1000
 
 
@@ -58,6 +62,7 @@ class _Running:
 
 
 _running: dict[tuple[str, str], _Running] = {}
+_shutting_down = threading.Event()
 _running_lock = threading.Lock()
 
 
@@ -116,6 +121,13 @@ def processor_search(processor: Processor) -> Any:
     return search
 
 
+def live_searcher(processor: Processor, max_side: int) -> FaceSearcher:
+    """The processor's face search; a face that did not match is searched again when it has
+    grown or after LIVE_REEMBED_FRAMES frames (about 2 s), to keep up with live video."""
+    return FaceSearcher(processor_search(processor), max_side,
+                        reembed_every=LIVE_REEMBED_FRAMES)
+
+
 def _audit_sink(processor: Processor, session_id: str) -> Any:
     """Write each match to the audit log under the processor's key and purpose."""
     ctx = RequestContext(account_id=processor.account_id, access_key_id=processor.access_key_id,
@@ -145,13 +157,19 @@ def _on_stop(processor: Processor) -> Any:
             entry = _running.pop((processor.account_id, processor.name), None)
         if entry is not None and entry.sender is not None:
             entry.sender.close()
+        if _shutting_down.is_set():
+            return  # stays RUNNING in the store: the next server start resumes it
         processor_store().set(processor.account_id, processor.name, status=status,
                               status_message=message)
         channel = processor.definition.get("NotificationChannel")
         if channel:
-            post_json(endpoint_for(channel["SNSTopicArn"], "SNS topic"),
-                      {"StreamProcessor": processor.name, "Status": status,
-                       "StatusMessage": message})
+            try:
+                post_json(endpoint_for(channel["SNSTopicArn"], "SNS topic"),
+                          {"StreamProcessor": processor.name, "Status": status,
+                           "StatusMessage": message})
+            except (OSError, RekognitionError) as error:
+                log.warning("stream processor %s: status notification failed: %s",
+                            processor.name, error)
     return stopped
 
 
@@ -170,7 +188,7 @@ def run_processor(processor: Processor, max_seconds: float | None = None) -> Str
         sinks.append(sender.send)
     run = StreamRun(
         processor.name, session_id, endpoint_for(input_arn, "Kinesis video stream"), input_arn,
-        FaceSearcher(processor_search(processor), settings().video_detect_max_side),
+        live_searcher(processor, settings().video_detect_max_side),
         sinks, _on_stop(processor), required_sinks=[_audit_sink(processor, session_id)],
         max_seconds=max_seconds, regions=definition.get("RegionsOfInterest"),
     )
@@ -210,10 +228,13 @@ def resume_processors() -> None:
 
 
 def stop_processors() -> None:
+    """Server stop: processors stop but stay RUNNING in the store, to resume at the next start."""
+    _shutting_down.set()
     with _running_lock:
         runs = [entry.run for entry in _running.values()]
     for run in runs:
-        run.stop()
+        run.stop()  # joins the run's thread, whose on-stop sees the flag
+    _shutting_down.clear()
 
 
 # -- operations ------------------------------------------------------------------------------

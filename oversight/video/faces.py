@@ -3,7 +3,9 @@
 Detection cost grows with the pixel count, so frames are detected at `max_side` pixels and the
 boxes and landmarks mapped back; embeddings and attributes still read full-resolution pixels.
 Each face track is embedded when it appears and, until it matches, again every
-`reembed_every` frames; its best match stands for every frame of the track. Embedding is the
+`reembed_every` frames or as soon as it has grown to 1.5x the area it was embedded at (a person
+walking towards the camera shows more of their face); its best match stands for every frame of
+the track. Embedding is the
 expensive step, so live video embeds at most `max_embeds` faces per frame (tracks never
 embedded first, then the largest; None: no limit, for stored video) and faces smaller than
 `min_side` pixels are tracked but not searched: a crowd entering the picture is identified over
@@ -22,6 +24,8 @@ from ..analysis import DetectedFace, face_analyzer
 from ..images import DecodedImage, from_array
 from .tracker import Track, Tracker
 
+# An unmatched track is searched again once its face has grown this much (area ratio).
+_GROWTH = 1.5
 # A collection search: embedding -> Rekognition FaceMatch dicts, best first.
 Search = Callable[[Any], list[dict[str, Any]]]
 
@@ -55,6 +59,7 @@ class Identity:
 
     matches: list[dict[str, Any]] = field(default_factory=list)
     embedded_at: int = -1
+    embedded_area: float = 0.0
     matched_at: int | None = None
 
     @property
@@ -95,13 +100,15 @@ class FaceSearcher:
              if min(face.box[2], face.box[3]) >= self._min_side and (
                  identity.embedded_at < 0
                  or (not identity.matches
-                     and number - identity.embedded_at >= self._reembed_every))),
+                     and (number - identity.embedded_at >= self._reembed_every
+                          or face.area >= _GROWTH * identity.embedded_area)))),
             key=lambda i: (identities[i].embedded_at >= 0, -faces[i].area),
         )[: self._max_embeds]
         newly: set[int] = set()
         for i in due:
             identity = identities[i]
             identity.embedded_at = number
+            identity.embedded_area = faces[i].area
             matches = self._search(face_analyzer().embed(image, faces[i]))
             if matches and float(matches[0]["Similarity"]) > identity.best_similarity:
                 if not identity.matches:

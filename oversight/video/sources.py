@@ -207,8 +207,10 @@ class LiveSource:
             last = frame.index
             yield frame
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """End `frames()` now; with `wait`, also until the reader has let go of the stream."""
         with self._condition:
             self._closed = True
             self._condition.notify_all()
-        self._thread.join(timeout=READ_TIMEOUT_MS / 1000 + 1)
+        if wait:
+            self._thread.join(timeout=READ_TIMEOUT_MS / 1000 + 1)

@@ -90,6 +90,7 @@ class StreamRun:
         self._max_seconds = max_seconds
         self._regions = [_region_box(region) for region in regions or []]
         self._stop = threading.Event()
+        self._source: LiveSource | None = None
         self.frames_analysed = 0
         self.events = 0
         self._thread = threading.Thread(target=self._run, name=f"stream {name}", daemon=True)
@@ -99,12 +100,14 @@ class StreamRun:
 
     def stop(self, wait: float = 15.0) -> None:
         self._stop.set()
+        if self._source is not None:
+            self._source.close(wait=False)  # wakes a run waiting for a stalled stream
         if threading.current_thread() is not self._thread:
             self._thread.join(wait)
 
     def _run(self) -> None:
         try:
-            source = LiveSource(self._uri)
+            source = self._source = LiveSource(self._uri)
         except Exception as exc:  # unreachable source: the processor fails, saying why
             self._on_stop("FAILED", f"Cannot read {self._uri}: {exc}")
             return

@@ -72,5 +72,10 @@ class WebhookSender:
 
     def close(self, timeout: float = TIMEOUT_SECONDS) -> None:
         """Deliver what is queued (within `timeout`), then stop."""
-        self._queue.put(None)
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            log.warning("webhook %s: %d events undelivered at close", self.url,
+                        self._queue.qsize())
+            return
         self._thread.join(timeout)
