@@ -22,11 +22,16 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 def _redact_image_file(source: Path, target: Path, method: str, spare: Any) -> dict[str, Any]:
     if target.suffix.lower() not in IMAGE_SUFFIXES:
-        raise InvalidParameterException(f"write the redacted image as {', '.join(IMAGE_SUFFIXES)}")
+        raise InvalidParameterException(
+            f"write the redacted image as {', '.join(sorted(IMAGE_SUFFIXES))}"
+        )
     image = load_image(source)
     png = target.suffix.lower() == ".png"
     result = redact_image(image, method, spare, encoder("PNG" if png else "JPEG"))
-    target.write_bytes(result.encoded or b"")
+    try:
+        target.write_bytes(result.encoded or b"")
+    except OSError as exc:
+        raise InvalidParameterException(f"cannot write {target}: {exc.strerror}") from exc
     redacted, spared = describe_regions(result.regions, image.width, image.height)
     return {"Output": str(target), "RedactedFaces": redacted, "SparedFaces": spared}
 
