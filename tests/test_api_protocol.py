@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.api_server import ApiServer, aws, client, oversight_cli, signed_post
+from tests.api_server import ApiServer, aws, client, create_key, oversight_cli, signed_post
 
 SIX_MB = b"\xff" * (6 * 1024 * 1024)
 
@@ -132,6 +133,16 @@ def test_authorization_without_signature_is_incomplete(api_server: ApiServer) ->
     )
     assert response.status_code == 400
     assert response.json()["__type"] == "IncompleteSignatureException"
+
+
+def test_accounts_see_only_their_own_collections(api_server: ApiServer, rekognition: Any) -> None:
+    stranger = client(api_server, *create_key(api_server))
+    name = f"tenant-a-{uuid.uuid4().hex[:8]}"  # the server is shared by the whole session
+    rekognition.create_collection(CollectionId=name)
+    assert name not in stranger.list_collections()["CollectionIds"]
+    code, _, _ = error_of(lambda: stranger.describe_collection(CollectionId=name))
+    assert code == "ResourceNotFoundException"
+    assert name in rekognition.list_collections()["CollectionIds"]
 
 
 # --- bad input --------------------------------------------------------------------------------
