@@ -217,6 +217,21 @@ def test_unimplemented_operation_says_so(rekognition: Any) -> None:
     assert "Oversight does not support DescribeProjects" in message and "docs/API.md" in message
 
 
+def test_endpoint_from_the_environment(
+    api_server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", api_server.url)
+    unchanged = boto3.client(
+        "rekognition",
+        region_name="eu-west-1",
+        aws_access_key_id=api_server.access_key_id,
+        aws_secret_access_key=api_server.secret_access_key,
+    )
+    assert "CollectionIds" in unchanged.list_collections()
+
+
 # --- AWS CLI ---------------------------------------------------------------------------------
 
 
