@@ -25,7 +25,8 @@ def _lines(log: AuditLog) -> list[str]:
 
 
 def _write(log: AuditLog, lines: list[str]) -> None:
-    log.path.write_text("".join(lines))
+    # surrogateescape lets a test write bytes that are not UTF-8 ("\udcff" is byte 0xff).
+    log.path.write_bytes("".join(lines).encode("utf-8", "surrogateescape"))
 
 
 def test_untouched_log_verifies_and_chains(tmp_path: Path) -> None:
@@ -97,6 +98,13 @@ def test_inserted_line_is_caught(tmp_path: Path) -> None:
 
     verdict = _tampered(tmp_path, 4, insert)
     assert not verdict.ok and verdict.bad_line == 3
+
+
+def test_garbage_bytes_are_named_not_crashed_on(tmp_path: Path) -> None:
+    verdict = _tampered(tmp_path, 3, lambda lines: lines.insert(1, "\udcff junk\n"))
+    assert not verdict.ok and verdict.bad_line == 2 and "not UTF-8" in verdict.problem
+    log = AuditLog(tmp_path)
+    assert len(list(log.records(skip_unreadable=True))) == 3
 
 
 def test_truncated_records_are_caught_by_the_head(tmp_path: Path) -> None:

@@ -121,9 +121,9 @@ def audit_export(
     except ValueError as exc:
         raise typer.BadParameter(f"--from/--to: {exc}") from exc
     if out is None:
-        AuditLog().export(sys.stdout, start, end)
+        AuditLog().export(sys.stdout.buffer, start, end)
         return
-    with open(out, "w", encoding="utf-8") as target:
+    with open(out, "wb") as target:
         count = AuditLog().export(target, start, end)
     sys.stderr.write(f"{count} records written to {out}\n")
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from ..config import settings
 from ..errors import InternalServerError
@@ -195,29 +195,35 @@ class AuditLog:
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             return Head(0, GENESIS)
 
-    def lines(self) -> Iterator[str]:
-        """The stored lines, byte for byte (decoded), in order."""
+    def lines(self) -> Iterator[bytes]:
+        """The stored lines, byte for byte, in order."""
         if not self.path.exists():
             return
-        with open(self.path, encoding="utf-8") as log:
+        with open(self.path, "rb") as log:
             yield from log
 
-    def records(self) -> Iterator[Record]:
-        """Every record in order (raises ValueError on a line that is not a JSON object)."""
+    def records(self, skip_unreadable: bool = False) -> Iterator[Record]:
+        """Every record in order. A line that is not a JSON object raises ValueError, or is
+        passed over with `skip_unreadable` (a report still runs on a damaged log; verify
+        names the damage)."""
         for number, line in enumerate(self.lines(), start=1):
-            yield _parse(line, number)
+            try:
+                yield _parse(line, number)
+            except ValueError:
+                if not skip_unreadable:
+                    raise
 
     def export(
-        self, target: TextIO, start: datetime | None = None, end: datetime | None = None
+        self, target: BinaryIO, start: datetime | None = None, end: datetime | None = None
     ) -> int:
         """Copy the lines stamped in [start, end) to `target` unchanged; returns how many.
 
         A line whose time cannot be read is copied too: it is evidence, not noise.
         """
         written = 0
-        for line in self.lines():
+        for number, line in enumerate(self.lines(), start=1):
             try:
-                moment = record_time(json.loads(line))
+                moment = record_time(_parse(line, number))
             except ValueError:
                 moment = None
             if moment is not None and (
@@ -233,15 +239,13 @@ class AuditLog:
         expected_head = anchor or self.head()
         prev, seq, count = GENESIS, 0, 0
         hashes: dict[int, str] = {}
-        if self.path.exists():
-            with open(self.path, encoding="utf-8") as log:
-                for number, line in enumerate(log, start=1):
-                    problem = _check_line(line, number, prev, seq)
-                    if problem:
-                        return Verdict(False, count, Head(seq, prev), problem, number)
-                    record = json.loads(line)
-                    prev, seq, count = record["hash"], record["seq"], count + 1
-                    hashes[seq] = prev
+        for number, line in enumerate(self.lines(), start=1):
+            problem = _check_line(line, number, prev, seq)
+            if problem:
+                return Verdict(False, count, Head(seq, prev), problem, number)
+            record = json.loads(line)
+            prev, seq, count = record["hash"], record["seq"], count + 1
+            hashes[seq] = prev
         last = Head(seq, prev)
         if anchor is None and count and not self.head_path.exists():
             return Verdict(
@@ -288,9 +292,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _parse(line: str, number: int) -> Record:
+def _parse(line: bytes, number: int) -> Record:
     try:
-        record = json.loads(line)
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"line {number} is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"line {number} is not JSON: {exc.msg}") from exc
     if not isinstance(record, dict):
@@ -298,9 +304,9 @@ def _parse(line: str, number: int) -> Record:
     return record
 
 
-def _check_line(line: str, number: int, prev: str, seq: int) -> str | None:
+def _check_line(line: bytes, number: int, prev: str, seq: int) -> str | None:
     """Why line `number` does not continue a chain ending at (`seq`, `prev`), or None."""
-    if not line.endswith("\n"):
+    if not line.endswith(b"\n"):
         return f"line {number} is cut short (no line end): the log was truncated mid-record"
     try:
         record = _parse(line, number)

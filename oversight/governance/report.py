@@ -80,7 +80,7 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
     stream_frames: Counter = Counter()
     stream_matches: Counter = Counter()
     admin = 0
-    for record in _in_period(log.records(), start, end):
+    for record in _in_period(log.records(skip_unreadable=True), start, end):
         kind, month = record.get("kind"), record["time"][:7]
         if kind == "admin":
             admin += 1
