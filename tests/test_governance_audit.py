@@ -118,6 +118,14 @@ def test_truncated_records_are_caught_by_the_head(tmp_path: Path) -> None:
         log.append({"kind": "operation"})
 
 
+def test_nothing_is_chained_onto_a_garbage_last_line(tmp_path: Path) -> None:
+    log = _log_with(2, tmp_path)
+    with open(log.path, "ab") as out:
+        out.write(b'["not", "a record"]\n')
+    with pytest.raises(AuditLogDamaged):
+        log.append({"kind": "operation"})
+
+
 def test_truncation_mid_record_is_caught(tmp_path: Path) -> None:
     log = _log_with(3, tmp_path)
     text = log.path.read_text()

@@ -342,4 +342,11 @@ def _last_record(fd: int) -> Record | None:
         os.ftruncate(fd, size - len(torn))
     if not newline:
         return None
-    return json.loads(body.rsplit(b"\n", 1)[-1])
+    try:
+        last = _parse(body.rsplit(b"\n", 1)[-1], 0)
+    except ValueError:
+        last = {}
+    if not (isinstance(last.get("seq"), int) and isinstance(last.get("hash"), str)):
+        raise AuditLogDamaged("the last line of the audit log is not a record: run "
+                              "`oversight audit verify`")
+    return last
