@@ -1,0 +1,44 @@
+"""Calibrated Similarity: the mapping's arithmetic and the committed calibration's consistency."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from oversight.analysis import EMBEDDING_MODEL, similarity_from_cosine
+from oversight.analysis.similarity import (
+    CALIBRATION_FILE,
+    fmr_for_similarity,
+    similarity_for_decades,
+)
+
+CALIBRATION = json.loads(CALIBRATION_FILE.read_text())
+
+
+@pytest.mark.parametrize(
+    ("similarity", "fmr"), [(0.0, 1.0), (80.0, 1e-3), (90.0, 1e-4), (100.0, 1e-5)]
+)
+def test_stated_thresholds_mean_stated_false_match_rates(similarity: float, fmr: float) -> None:
+    assert fmr_for_similarity(similarity) == pytest.approx(fmr)
+    assert similarity_for_decades(np.array(-np.log10(fmr))) == pytest.approx(similarity)
+
+
+def test_similarity_is_monotone_and_bounded() -> None:
+    cosines = np.linspace(-1.0, 1.0, 401)
+    values = similarity_from_cosine(cosines)
+    assert np.all(np.diff(values) >= 0)
+    assert values[0] == 0.0 and values[-1] == 100.0
+
+
+def test_calibration_hits_its_operating_points() -> None:
+    assert CALIBRATION["embedding"] == EMBEDDING_MODEL
+    for point in CALIBRATION["operating_points"]:
+        # The cosine chosen for a Similarity maps back to that Similarity ...
+        assert similarity_from_cosine(point["cosine"]) == pytest.approx(
+            point["similarity"], abs=0.5
+        )
+        # ... and on the calibration data its false-match rate is the one the Similarity states.
+        if point["target_fmr"] * CALIBRATION["impostor_pairs"] >= 10:
+            assert point["measured_fmr"] <= 1.5 * point["target_fmr"]
