@@ -19,24 +19,17 @@ from ..errors import (
     InvalidParameterException,
     RekognitionError,
     ResourceNotFoundException,
-    ThrottlingException,
 )
 from ..operations.context import RequestContext
 from ..store import get_engine
 from ..video.processors import ProcessorStore
 from . import audit
 from .policy import DEFAULT_KEY, PolicyRefusal, get_policy
-from .ratelimit import limiter
+from .ratelimit import RateLimited, limiter
 from .receipts import watch_deletions
 from .records import BIOMETRIC_OPERATIONS, base_fields, operation_fields
 
 MAX_PURPOSE_CHARS = 512
-
-
-class RateLimited(ThrottlingException):
-    """ThrottlingException raised by a key's policy rate limit."""
-
-    rule = "rate_limit"
 
 
 def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
@@ -53,12 +46,10 @@ def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
     try:
         policy.check(operation, _with_stored_settings(ctx, operation, request), ctx.purpose)
         if policy.rate_limit_per_minute is not None:
-            try:
-                limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
-            except ThrottlingException as exc:
-                raise RateLimited(exc.message) from None
+            limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
     except (PolicyRefusal, RateLimited) as refusal:
         audit.write(operation_fields(ctx, operation, request, None, refusal))
+        # Marks the error so that `record` does not log the same refusal twice.
         refusal.recorded = True  # type: ignore[attr-defined]
         raise
 

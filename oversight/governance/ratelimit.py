@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from ..errors import ThrottlingException
 
 
+class RateLimited(ThrottlingException):
+    """ThrottlingException raised by a key's policy rate limit; `rule` names it for the log."""
+
+    rule = "rate_limit"
+
+
 @dataclass
 class _Bucket:
     per_minute: int
@@ -26,7 +32,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def take(self, key: str, per_minute: int, now: float | None = None) -> None:
-        """Spend one request of `key`'s allowance or raise ThrottlingException."""
+        """Spend one request of `key`'s allowance or raise RateLimited."""
         now = time.monotonic() if now is None else now
         with self._lock:
             bucket = self._buckets.get(key)
@@ -39,7 +45,7 @@ class RateLimiter:
             bucket.stamp = now
             if bucket.tokens < 1.0:
                 wait = (1.0 - bucket.tokens) * 60.0 / per_minute
-                raise ThrottlingException(
+                raise RateLimited(
                     f"access key {key} is limited to {per_minute} requests per minute by its "
                     f"policy; retry in {wait:.1f} s"
                 )
