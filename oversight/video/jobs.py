@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, and_, or_, select, update
 
@@ -20,6 +20,7 @@ from ..errors import IdempotentParameterMismatchException, ResourceNotFoundExcep
 from .tables import video_jobs
 
 IN_PROGRESS, SUCCEEDED, FAILED = "IN_PROGRESS", "SUCCEEDED", "FAILED"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,31 +42,16 @@ class Job:
     created_at: datetime
 
 
-def _job(row: Any) -> Job:
-    return Job(
-        job_id=row.job_id,
-        account_id=row.account_id,
-        operation=row.operation,
-        status=row.status,
-        status_message=row.status_message,
-        request=row.request,
-        source=row.source,
-        video_metadata=row.video_metadata,
-        results=row.results,
-        progress=row.progress,
-        cancel_requested=bool(row.cancel_requested),
-        attempts=int(row.attempts),
-        owner=row.owner,
-        heartbeat_at=_aware(row.heartbeat_at),
-        created_at=_aware(row.created_at),
-    )
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands timezone-aware columns back naive; they were stored in UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
+def from_row(record: type[T], row: Any) -> T:
+    """A record dataclass from a table row with the same column names; SQLite hands
+    timezone-aware columns back naive, and they were stored in UTC."""
+    values = {}
+    for item in fields(record):  # type: ignore[arg-type]
+        value = row._mapping[item.name]
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        values[item.name] = value
+    return record(**values)
 
 
 def request_hash(operation: str, request: dict[str, Any]) -> str:
@@ -106,7 +92,7 @@ class JobStore:
                         raise IdempotentParameterMismatchException(
                             f"ClientRequestToken {token} was used with other parameters"
                         )
-                    return _job(row), False
+                    return from_row(Job, row), False
             values = {
                 "job_id": uuid.uuid4().hex,
                 "account_id": account_id,
@@ -126,7 +112,7 @@ class JobStore:
             row = connection.execute(
                 select(video_jobs).where(video_jobs.c.job_id == values["job_id"])
             ).one()
-        return _job(row), True
+        return from_row(Job, row), True
 
     def get(self, account_id: str, job_id: str, operation: str | None = None) -> Job:
         """The caller's job (ResourceNotFoundException for another account's or kind's)."""
@@ -138,7 +124,7 @@ class JobStore:
             ).first()
         if row is None or (operation is not None and row.operation != operation):
             raise ResourceNotFoundException(f"Job {job_id} was not found")
-        return _job(row)
+        return from_row(Job, row)
 
     def claim(self, job_id: str, owner: str, stale_before: datetime | None = None) -> Job | None:
         """Take the lease of an unfinished job that nobody (live) holds; None if taken."""
@@ -156,7 +142,7 @@ class JobStore:
             if not taken:
                 return None
             row = connection.execute(select(video_jobs).where(video_jobs.c.job_id == job_id)).one()
-        return _job(row)
+        return from_row(Job, row)
 
     def unfinished(self) -> list[Job]:
         with self.engine.connect() as connection:
@@ -164,7 +150,7 @@ class JobStore:
                 select(video_jobs).where(video_jobs.c.status == IN_PROGRESS)
                 .order_by(video_jobs.c.created_at)
             ).all()
-        return [_job(row) for row in rows]
+        return [from_row(Job, row) for row in rows]
 
     def heartbeat(self, job_id: str, owner: str, progress: float) -> bool:
         """Refresh the lease and progress; False when the lease was lost or cancel requested."""

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
-from .jobs import _aware
+from .jobs import from_row
 from .tables import stream_processors
 
 STOPPED, STARTING, RUNNING, FAILED, STOPPING, UPDATING = (
@@ -29,21 +29,6 @@ class Processor:
     session_id: str | None
     created_at: datetime
     updated_at: datetime
-
-
-def _processor(row: Any) -> Processor:
-    return Processor(
-        account_id=row.account_id,
-        name=row.name,
-        status=row.status,
-        status_message=row.status_message,
-        definition=row.definition,
-        access_key_id=row.access_key_id,
-        purpose=row.purpose,
-        session_id=row.session_id,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-    )
 
 
 class ProcessorStore:
@@ -71,14 +56,14 @@ class ProcessorStore:
             )).first()
         if row is None:
             raise ResourceNotFoundException(f"Stream processor {name} was not found")
-        return _processor(row)
+        return from_row(Processor, row)
 
     def list(self, account_id: str | None = None) -> list[Processor]:
         query = select(stream_processors).order_by(stream_processors.c.name)
         if account_id is not None:
             query = query.where(stream_processors.c.account_id == account_id)
         with self.engine.connect() as connection:
-            return [_processor(row) for row in connection.execute(query)]
+            return [from_row(Processor, row) for row in connection.execute(query)]
 
     def set(self, account_id: str, name: str, **values: Any) -> None:
         values["updated_at"] = datetime.now(UTC)
