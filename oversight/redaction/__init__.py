@@ -2,8 +2,8 @@
 
 A redacted image is checked by running the detector on the output: any face it still finds
 (that is not a spared one) is redacted again, harder, until none is left or the region is filled
-flat. Video frames get one pass each (see video.py) with the previous frame's boxes added, so a
-face the detector misses for one frame stays covered.
+flat. Video frames get the same treatment (see video.py), each also covering the previous frame's
+faces, so a face the detector misses for one frame stays covered.
 """
 
 from __future__ import annotations
