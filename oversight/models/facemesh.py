@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import threading
 
-import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from ..config import settings
 from .base import Model, package_file
+from .crops import rotated_square_crop, to_image
 
 INPUT_SIZE = 192
 # MediaPipe feeds the mesh a square 1.5x the detector's box, rotated so the eyes are level.
@@ -39,30 +39,20 @@ class FaceMesh(Model):
         """468 x 3 landmarks in image pixels (z in the same scale) and the face-presence score."""
         self.load()
         x, y, w, h = box
-        center = (x + w / 2.0, y + h / 2.0)
         right_eye, left_eye = landmarks5[0], landmarks5[1]
         angle = float(
             np.degrees(np.arctan2(left_eye[1] - right_eye[1], left_eye[0] - right_eye[0]))
         )
         side = ROI_SCALE * max(w, h)
-        scale = INPUT_SIZE / side
-        matrix = cv2.getRotationMatrix2D(center, angle, scale)
-        matrix[:, 2] += (INPUT_SIZE / 2.0 - center[0], INPUT_SIZE / 2.0 - center[1])
-        crop = cv2.warpAffine(
-            rgb,
-            matrix,
-            (INPUT_SIZE, INPUT_SIZE),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-        )
+        center = np.array([x + w / 2.0, y + h / 2.0])
+        crop, matrix = rotated_square_crop(rgb, center, angle, side, INPUT_SIZE)
         tensor = (crop.astype(np.float32) / 255.0)[None]
         with self._call_lock:
             self._interpreter.set_tensor(self._input, tensor)
             self._interpreter.invoke()
             mesh = self._interpreter.get_tensor(self._mesh_output).reshape(-1, 3).copy()
             flag = float(self._interpreter.get_tensor(self._flag_output).reshape(-1)[0])
-        inverse = cv2.invertAffineTransform(matrix)
-        points = np.c_[mesh[:, :2], np.ones(len(mesh))] @ inverse.T
-        depth = mesh[:, 2:3] / scale
+        points = to_image(mesh, matrix)
+        depth = mesh[:, 2:3] * side / INPUT_SIZE
         presence = float(1.0 / (1.0 + np.exp(-flag)))
         return np.hstack([points, depth]).astype(np.float32), presence

@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from ..config import settings
 from .base import Model, package_file
+from .crops import rotated_square_crop, to_image
 
 INPUT_SIZE = 64
 # MediaPipe crops 2.3 eye widths around the eye corners.
@@ -49,14 +49,12 @@ class Iris(Model):
         The network was trained on one eye side; the other eye (`mirrored`) is flipped in.
         """
         self.load()
-        center = (left_corner + right_corner) / 2.0
         delta = right_corner - left_corner
         width = float(np.linalg.norm(delta))
-        scale = INPUT_SIZE / max(ROI_SCALE * width, 1e-6)
         angle = float(np.degrees(np.arctan2(delta[1], delta[0])))
-        matrix = cv2.getRotationMatrix2D((float(center[0]), float(center[1])), angle, scale)
-        matrix[:, 2] += (INPUT_SIZE / 2.0 - center[0], INPUT_SIZE / 2.0 - center[1])
-        crop = cv2.warpAffine(rgb, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR)
+        crop, matrix = rotated_square_crop(
+            rgb, (left_corner + right_corner) / 2.0, angle, ROI_SCALE * width, INPUT_SIZE
+        )
         if mirrored:
             crop = np.ascontiguousarray(crop[:, ::-1])
         with self._call_lock:
@@ -69,6 +67,5 @@ class Iris(Model):
         pupil = iris_center.copy()
         if mirrored:
             pupil[0] = INPUT_SIZE - pupil[0]
-        inverse = cv2.invertAffineTransform(matrix)
-        pupil_image = inverse @ np.array([pupil[0], pupil[1], 1.0])
+        pupil_image = to_image(pupil[None], matrix)[0]
         return EyeReading(pupil=pupil_image.astype(np.float32), openness=float(lid_gap / eye_width))

@@ -1,8 +1,8 @@
 """One function per Rekognition operation: a plain request dict in, a Rekognition-shaped dict out.
 
-Handlers register themselves with `@operation("DetectFaces")` in any module of this package. Nothing here knows about HTTP,
-authentication or audit: the api layer validates the request against botocore's model before a
-handler runs, and governance wraps the call.
+Handlers register themselves with `@operation("DetectFaces")` in any module of this package.
+Nothing here knows about HTTP, authentication or audit: the api layer validates the request
+against botocore's model before a handler runs, and governance wraps the call.
 """
 
 from __future__ import annotations
