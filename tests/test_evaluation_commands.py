@@ -150,6 +150,7 @@ def test_model_card_is_generated_from_the_results(results: Path, tmp_path: Path)
     for section in ("## Verification", "## Identification", "## Demographic", "## Face detection",
                     "## Goals", "## Data and its terms"):
         assert section in text
+    assert "Warning" not in text  # every result was measured with the current model
     assert "Labeled Faces in the Wild" in text  # the LFW images' terms
     assert "Boost Software License" in text  # dlib-voc's licence file
     assert "Terms not known to Oversight" in text  # the subset CSVs made here
