@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image, ImageFilter
 
 from oversight.errors import (
     ConflictException,
@@ -264,3 +267,31 @@ def test_cli_index_is_resumable(store_url: str, tmp_path: Path) -> None:  # noqa
     assert found.exit_code == 0 and '"ExternalImageId": "tony.jpg"' in found.output
     missing = runner.invoke(app, ["collections", "describe", "nope"])
     assert missing.exit_code == 1
+
+
+def png(pixels: np.ndarray) -> dict[str, bytes]:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return {"Bytes": buffer.getvalue()}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_quality_filter_names_why_a_face_was_not_indexed(ctx: RequestContext) -> None:
+    op("CreateCollection", ctx, CollectionId="people")
+    with Image.open(io.BytesIO(photo("Tony_Blair", 1)["Bytes"])) as source:
+        pixels = np.asarray(source.convert("RGB"))
+        blurred = np.asarray(source.convert("RGB").filter(ImageFilter.GaussianBlur(6)))
+    dark = (pixels * 0.08).astype(np.uint8)
+    for image_bytes, reason in ((png(dark), "LOW_BRIGHTNESS"), (png(blurred), "LOW_SHARPNESS")):
+        refused = op("IndexFaces", ctx, CollectionId="people", Image=image_bytes, MaxFaces=1)
+        assert refused["FaceRecords"] == []
+        assert reason in refused["UnindexedFaces"][0]["Reasons"]
+        kept = op(
+            "IndexFaces",
+            ctx,
+            CollectionId="people",
+            Image=image_bytes,
+            MaxFaces=1,
+            QualityFilter="NONE",
+        )
+        assert len(kept["FaceRecords"]) == 1
