@@ -38,6 +38,7 @@ from ..video.processors import (
 )
 from ..video.sinks import JsonlSink, follow_jsonl
 from ..video.streams import StreamRun
+from ..video.tracker import Tracker
 from ..video.webhooks import WebhookSender, post_json
 from . import operation
 from .collections import face_api, searchable_collection, similarity_matches
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 MIN_LIVE_THRESHOLD = 80.0
 MAX_MATCHES_PER_FACE = 5
 LIVE_REEMBED_FRAMES = 30
+# A face the detector misses for up to this many live frames (~0.4 s) keeps its track.
+LIVE_MAX_MISSED_FRAMES = 10
 DEFAULT_PAGE = 1000
 
 
@@ -125,7 +128,8 @@ def live_searcher(processor: Processor, max_side: int) -> FaceSearcher:
     """The processor's face search; a face that did not match is searched again when it has
     grown or after LIVE_REEMBED_FRAMES frames (about 2 s), to keep up with live video."""
     return FaceSearcher(processor_search(processor), max_side,
-                        reembed_every=LIVE_REEMBED_FRAMES)
+                        reembed_every=LIVE_REEMBED_FRAMES,
+                        tracker=Tracker(max_missed=LIVE_MAX_MISSED_FRAMES))
 
 
 def _audit_sink(processor: Processor, session_id: str) -> Any:

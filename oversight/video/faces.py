@@ -24,6 +24,9 @@ from ..analysis import DetectedFace, face_analyzer
 from ..images import DecodedImage, from_array
 from .tracker import Track, Tracker
 
+# Faces narrower than this (pixels) are tracked but not searched: embeddings of smaller faces
+# are unreliable, and skipping them keeps live search in real time.
+MIN_SEARCH_SIDE = 40.0
 # An unmatched track is searched again once its face has grown this much (area ratio).
 _GROWTH = 1.5
 # A collection search: embedding -> Rekognition FaceMatch dicts, best first.
@@ -79,7 +82,7 @@ class FaceSearcher:
     """Detect, track and identify faces frame after frame against one collection."""
 
     def __init__(self, search: Search, max_side: int, reembed_every: int = 3,
-                 max_embeds: int | None = 2, min_side: float = 32.0,
+                 max_embeds: int | None = 2, min_side: float = MIN_SEARCH_SIDE,
                  tracker: Tracker | None = None) -> None:
         self._search = search
         self._max_embeds = max_embeds
@@ -90,31 +93,42 @@ class FaceSearcher:
         self._frames = 0
 
     def process(self, image: DecodedImage) -> list[SearchedFace]:
+        """Detect, track and identify the faces of the next frame."""
+        return self.identify(image, self.track(image))
+
+    def track(self, image: DecodedImage) -> list[SearchedFace]:
+        """Detect and track the next frame's faces, with what their tracks already matched:
+        cheap, so a live processor can report known people before identifying new ones."""
         number = self._frames
         self._frames += 1
         faces = find_faces(image, self._max_side)
         tracks = track_faces(self._tracker, number, faces)
-        identities: list[Identity] = [t.data.setdefault("identity", Identity()) for t in tracks]
+        return [SearchedFace(face, track, track.data.setdefault("identity", Identity()), False)
+                for face, track in zip(faces, tracks, strict=True)]
+
+    def identify(self, image: DecodedImage, found: list[SearchedFace]) -> list[SearchedFace]:
+        """Search the collection for the tracked faces that are due; `newly_matched` marks the
+        tracks that matched for the first time."""
+        number = self._frames - 1
         due = sorted(
-            (i for i, (face, identity) in enumerate(zip(faces, identities, strict=True))
-             if min(face.box[2], face.box[3]) >= self._min_side and (
-                 identity.embedded_at < 0
-                 or (not identity.matches
-                     and (number - identity.embedded_at >= self._reembed_every
-                          or face.area >= _GROWTH * identity.embedded_area)))),
-            key=lambda i: (identities[i].embedded_at >= 0, -faces[i].area),
+            (i for i, f in enumerate(found)
+             if min(f.face.box[2], f.face.box[3]) >= self._min_side and (
+                 f.identity.embedded_at < 0
+                 or (not f.identity.matches
+                     and (number - f.identity.embedded_at >= self._reembed_every
+                          or f.face.area >= _GROWTH * f.identity.embedded_area)))),
+            key=lambda i: (found[i].identity.embedded_at >= 0, -found[i].face.area),
         )[: self._max_embeds]
         newly: set[int] = set()
         for i in due:
-            identity = identities[i]
+            identity = found[i].identity
             identity.embedded_at = number
-            identity.embedded_area = faces[i].area
-            matches = self._search(face_analyzer().embed(image, faces[i]))
+            identity.embedded_area = found[i].face.area
+            matches = self._search(face_analyzer().embed(image, found[i].face))
             if matches and float(matches[0]["Similarity"]) > identity.best_similarity:
                 if not identity.matches:
                     newly.add(i)
                 identity.matches = matches
                 identity.matched_at = number
-        return [SearchedFace(face, track, identity, i in newly)
-                for i, (face, track, identity) in enumerate(zip(faces, tracks, identities,
-                                                                strict=True))]
+        return [SearchedFace(f.face, f.track, f.identity, i in newly)
+                for i, f in enumerate(found)]

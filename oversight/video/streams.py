@@ -120,15 +120,13 @@ class StreamRun:
                     break
                 if self._max_seconds is not None and time.monotonic() - started > self._max_seconds:
                     break
-                found = self._searcher.process(from_array(frame.rgb))
+                image = from_array(frame.rgb)
+                # People already identified are reported before new faces are embedded, so
+                # their events do not wait for the expensive step.
+                found = self._searcher.track(image)
+                self._report(frame, found, last_event)
+                self._report(frame, self._searcher.identify(image, found), last_event)
                 self.frames_analysed += 1
-                now = time.monotonic()
-                due = [f for f in found if self._in_regions(f, frame) and f.identity.matches and (
-                    f.newly_matched or now - last_event.get(f.track.index, 0.0) >= self._interval)]
-                if due:
-                    for f in due:
-                        last_event[f.track.index] = now
-                    self._emit(match_event(self.name, self.session_id, self._arn, frame, due))
             if source.error:
                 status, message = "FAILED", f"The stream broke: {source.error}"
         except Exception as exc:
@@ -137,6 +135,18 @@ class StreamRun:
         finally:
             source.close()
             self._on_stop(status, message)
+
+    def _report(self, frame: Frame, found: list[SearchedFace],
+                last_event: dict[int, float]) -> None:
+        """Emit one event for the frame's matched faces that are due: newly matched, or not
+        reported for `event_interval` seconds."""
+        now = time.monotonic()
+        due = [f for f in found if self._in_regions(f, frame) and f.identity.matches and (
+            f.newly_matched or now - last_event.get(f.track.index, -1e9) >= self._interval)]
+        if due:
+            for f in due:
+                last_event[f.track.index] = now
+            self._emit(match_event(self.name, self.session_id, self._arn, frame, due))
 
     def _in_regions(self, found: SearchedFace, frame: Frame) -> bool:
         """Whether the face's centre lies in a region of interest (all faces when none)."""
