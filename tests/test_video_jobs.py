@@ -3,8 +3,10 @@ cancellation, S3 input through the API server, and a server killed in the middle
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -198,3 +200,21 @@ def test_s3_video_job_survives_a_killed_server(tmp_path: Path) -> None:
             messages = hook.wait_for(1, 10)
     assert [(m["JobId"], m["Status"], m["API"]) for m in messages] == [
         (job_id, "SUCCEEDED", "FaceDetection")]
+
+
+def test_cli_prints_the_get_response_with_progress_on_stderr(isolated_data_dir: Path) -> None:
+    from tests.api_server import BIN
+
+    clip = shared_path("video/face-api-js-faces.mp4")
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(isolated_data_dir),
+           "OVERSIGHT_VIDEO_SAMPLE_FPS": "30"}
+    done = subprocess.run([str(BIN / "oversight"), "video", "faces", str(clip)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    response = json.loads(done.stdout)
+    assert response["JobStatus"] == "SUCCEEDED" and "NextToken" not in response
+    assert sorted({face["Timestamp"] for face in response["Faces"]}) == [0, 42, 83, 125, 167]
+    assert "100%" in done.stderr
+    missing = subprocess.run([str(BIN / "oversight"), "video", "cancel", "no-such-job"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "ResourceNotFoundException" in missing.stderr
