@@ -1,0 +1,107 @@
+"""The video job and stream processor stores on SQLite and PostgreSQL: idempotency, leases,
+cancellation, and the runner taking over a job whose worker process is gone."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import pytest
+
+from oversight.errors import (
+    IdempotentParameterMismatchException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from oversight.store import get_engine
+from oversight.video.jobs import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, lease_cutoff
+from oversight.video.processors import RUNNING, STOPPED, ProcessorStore
+from oversight.video.worker import JobRunner, Progress
+from tests.collections_db import postgres_url, store_url  # noqa: F401
+
+SOURCE = {"Path": "/videos/clip.mp4"}
+
+
+def test_client_request_token_returns_the_same_job(store_url: str) -> None:  # noqa: F811
+    jobs = JobStore(get_engine(store_url))
+    request = {"Video": {}, "ClientRequestToken": "abc", "JobTag": "x"}
+    first, created = jobs.create("111111111111", "StartFaceDetection", request, SOURCE)
+    again, created_again = jobs.create("111111111111", "StartFaceDetection", request, SOURCE)
+    assert created and not created_again and again.job_id == first.job_id
+    other_account, _ = jobs.create("222222222222", "StartFaceDetection", request, SOURCE)
+    assert other_account.job_id != first.job_id
+    with pytest.raises(IdempotentParameterMismatchException):
+        jobs.create("111111111111", "StartFaceDetection", {**request, "JobTag": "y"}, SOURCE)
+    with pytest.raises(ResourceNotFoundException):
+        jobs.get("222222222222", first.job_id)  # another tenant's job is not found
+
+
+def test_one_lease_at_a_time_and_stale_leases_are_taken_over(store_url: str) -> None:  # noqa: F811
+    jobs = JobStore(get_engine(store_url))
+    job, _ = jobs.create("111111111111", "StartFaceSearch", {"Video": {}}, SOURCE)
+    assert jobs.claim(job.job_id, "host:1:a") is not None
+    assert jobs.claim(job.job_id, "host:2:b") is None
+    assert jobs.heartbeat(job.job_id, "host:1:a", 40.0)
+    assert not jobs.heartbeat(job.job_id, "host:2:b", 50.0)  # not the lease holder
+    time.sleep(0.05)
+    taken = jobs.claim(job.job_id, "host:2:b", stale_before=lease_cutoff(0))
+    assert taken is not None and taken.attempts == 2 and taken.progress == 40.0
+    assert not jobs.finish(job.job_id, "host:1:a", SUCCEEDED)  # the old worker lost the lease
+    jobs.release(job.job_id, "host:2:b")
+    assert jobs.claim(job.job_id, "host:3:c") is not None  # released: claimable at once
+    assert jobs.finish(job.job_id, "host:3:c", SUCCEEDED, None, {"FrameRate": 25.0},
+                       {"Faces": []})
+    done = jobs.get("111111111111", job.job_id)
+    assert (done.status, done.progress, done.owner) == (SUCCEEDED, 100.0, None)
+
+
+def test_cancel_reaches_the_worker_or_fails_a_waiting_job(store_url: str) -> None:  # noqa: F811
+    jobs = JobStore(get_engine(store_url))
+    waiting, _ = jobs.create("111111111111", "StartLabelDetection", {"Video": {}}, SOURCE)
+    assert jobs.request_cancel("111111111111", waiting.job_id).status == FAILED
+    running, _ = jobs.create("111111111111", "StartTextDetection", {"Video": {}}, SOURCE)
+    jobs.claim(running.job_id, "host:1:a")
+    assert jobs.request_cancel("111111111111", running.job_id).status == IN_PROGRESS
+    assert not jobs.heartbeat(running.job_id, "host:1:a", 10.0)  # the worker is told to stop
+
+
+def test_runner_resumes_a_job_whose_worker_process_is_gone(store_url: str) -> None:  # noqa: F811
+    jobs = JobStore(get_engine(store_url))
+    job, _ = jobs.create("111111111111", "StartFaceDetection", {"Video": {}}, SOURCE)
+    # A pid that cannot exist on this host: its worker is gone for sure.
+    assert jobs.claim(job.job_id, f"{socket.gethostname()[:40]}:999999999:dead") is not None
+    seen: dict[str, int] = {}
+
+    def execute(claimed: Job, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+        seen[claimed.job_id] = claimed.attempts
+        progress(50.0)
+        return {"FrameRate": 25.0}, {"Faces": [{"Timestamp": 0}]}
+
+    runner = JobRunner(jobs, execute, workers=1, lease_seconds=3600)
+    try:
+        runner.start_resuming()
+        deadline = time.monotonic() + 30
+        while jobs.get("111111111111", job.job_id).status == IN_PROGRESS:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        runner.shutdown()
+    done = jobs.get("111111111111", job.job_id)
+    assert done.status == SUCCEEDED and done.results == {"Faces": [{"Timestamp": 0}]}
+    assert seen[job.job_id] == 2  # (on PostgreSQL other tests' unclaimed jobs run too)
+
+
+def test_stream_processor_store(store_url: str) -> None:  # noqa: F811
+    processors = ProcessorStore(get_engine(store_url))
+    created = processors.create("111111111111", "door", {"RoleArn": "r"}, "AKIA1", "case 7")
+    assert (created.status, created.purpose) == (STOPPED, "case 7")
+    with pytest.raises(ResourceAlreadyExistsException):
+        processors.create("111111111111", "door", {}, None, None)
+    processors.create("222222222222", "door", {}, None, None)  # another tenant's namesake
+    processors.set("111111111111", "door", status=RUNNING, session_id="s1")
+    assert [(p.name, p.status) for p in processors.list("111111111111")] == [("door", RUNNING)]
+    processors.delete("111111111111", "door")
+    with pytest.raises(ResourceNotFoundException):
+        processors.get("111111111111", "door")
+    assert processors.get("222222222222", "door").status == STOPPED
