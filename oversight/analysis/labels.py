@@ -81,7 +81,6 @@ def _people(image: DecodedImage) -> list[DetectedLabel]:
                 "Face",
                 max(score for _, score in faces),
                 parents=("Person",),
-                aliases=("Head",),
                 categories=("Person Description",),
                 instances=faces,
             )
