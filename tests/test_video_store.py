@@ -11,6 +11,7 @@ import pytest
 
 from oversight.errors import (
     IdempotentParameterMismatchException,
+    LimitExceededException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
@@ -35,6 +36,12 @@ def test_client_request_token_returns_the_same_job(store_url: str) -> None:  # n
         jobs.create("111111111111", "StartFaceDetection", {**request, "JobTag": "y"}, SOURCE)
     with pytest.raises(ResourceNotFoundException):
         jobs.get("222222222222", first.job_id)  # another tenant's job is not found
+    # The account's quota of unfinished jobs; a retry of an existing job is not a new one.
+    with pytest.raises(LimitExceededException):
+        jobs.create("111111111111", "StartFaceDetection", {"Video": {}}, SOURCE,
+                    max_in_progress=1)
+    assert jobs.create("111111111111", "StartFaceDetection", request, SOURCE,
+                       max_in_progress=1)[0].job_id == first.job_id
 
 
 def test_one_lease_at_a_time_and_stale_leases_are_taken_over(store_url: str) -> None:  # noqa: F811

@@ -115,6 +115,16 @@ def test_stream_processor_requests_are_checked(endpoints: Any) -> None:
         operations.call("CreateStreamProcessor", _definition("p", output=False))
     listed = operations.call("ListStreamProcessors", {"MaxResults": 1})
     assert listed["StreamProcessors"] == [{"Name": "p", "Status": "STOPPED"}]
+    region = {"BoundingBox": {"Left": 0.25, "Top": 0.25, "Width": 0.5, "Height": 0.5}}
+    operations.call("UpdateStreamProcessor", {"Name": "p", "RegionsOfInterestForUpdate": [region]})
+    described = operations.call("DescribeStreamProcessor", {"Name": "p"})
+    assert described["RegionsOfInterest"] == [region]
+    with pytest.raises(InvalidParameterException, match="ConnectedHome"):
+        operations.call("UpdateStreamProcessor", {
+            "Name": "p", "SettingsForUpdate": {"ConnectedHomeForUpdate": {"Labels": ["PET"]}}})
+    operations.call("UpdateStreamProcessor", {"Name": "p",
+                                              "ParametersToDelete": ["RegionsOfInterest"]})
+    assert "RegionsOfInterest" not in operations.call("DescribeStreamProcessor", {"Name": "p"})
     with pytest.raises(ResourceInUseException):
         operations.call("StopStreamProcessor", {"Name": "p"})
     # Nothing listens at the camera's URL: the processor fails and says why.

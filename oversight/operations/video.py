@@ -48,6 +48,8 @@ from .context import RequestContext
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 80.0
+# Rekognition's default quota of concurrent stored-video jobs per account.
+MAX_JOBS_IN_PROGRESS = 20
 # Matches kept per tracked face (Rekognition's FaceMatches per person).
 MAX_MATCHES_PER_FACE = 5
 # Segment detection needs consecutive frames to see cuts: analyse up to this many per second.
@@ -242,7 +244,8 @@ def submit_job(
     if request.get("NotificationChannel"):
         endpoint_for(request["NotificationChannel"]["SNSTopicArn"], "SNS topic")
     runner = job_runner()
-    job, created = runner.store.create(ctx.account_id, operation_name, request, source)
+    job, created = runner.store.create(ctx.account_id, operation_name, request, source,
+                                       max_in_progress=MAX_JOBS_IN_PROGRESS)
     if created:
         runner.submit(job.job_id)
     return job

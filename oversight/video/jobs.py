@@ -14,9 +14,13 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 
-from ..errors import IdempotentParameterMismatchException, ResourceNotFoundException
+from ..errors import (
+    IdempotentParameterMismatchException,
+    LimitExceededException,
+    ResourceNotFoundException,
+)
 from .tables import video_jobs
 
 IN_PROGRESS, SUCCEEDED, FAILED = "IN_PROGRESS", "SUCCEEDED", "FAILED"
@@ -71,10 +75,13 @@ class JobStore:
         operation: str,
         request: dict[str, Any],
         source: dict[str, Any],
+        max_in_progress: int | None = None,
     ) -> tuple[Job, bool]:
         """A new IN_PROGRESS job, or the one an earlier request with the same token made.
 
-        Returns (job, created). The same ClientRequestToken with other parameters is refused.
+        Returns (job, created). The same ClientRequestToken with other parameters is refused;
+        a new job beyond `max_in_progress` unfinished ones of the account is a
+        LimitExceededException.
         """
         token = request.get("ClientRequestToken")
         digest = request_hash(operation, request)
@@ -93,6 +100,15 @@ class JobStore:
                             f"ClientRequestToken {token} was used with other parameters"
                         )
                     return from_row(Job, row), False
+            if max_in_progress is not None:
+                running = connection.execute(
+                    select(func.count()).select_from(video_jobs).where(
+                        video_jobs.c.account_id == account_id,
+                        video_jobs.c.status == IN_PROGRESS)
+                ).scalar_one()
+                if running >= max_in_progress:
+                    raise LimitExceededException(
+                        f"An account may have at most {max_in_progress} video jobs in progress")
             values = {
                 "job_id": uuid.uuid4().hex,
                 "account_id": account_id,
