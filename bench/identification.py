@@ -103,6 +103,9 @@ def main() -> None:
 
     genuine: list[tuple[bool, float]] = []  # (top-1 is the right person, its similarity)
     impostor: list[float] = []  # top-1 similarity of a never-enrolled person
+    # Per identity set (the prefix before ':'): genuine (correct, similarity), impostor similarity.
+    by_set: dict[str, tuple[list[tuple[bool, float]], list[float]]] = defaultdict(lambda: ([], []))
+    confusions: list[str] = []
     no_face = 0
     probes = [
         (who, path)
@@ -126,10 +129,16 @@ def main() -> None:
         matches = response["FaceMatches"]
         top_id = matches[0]["Face"]["ExternalImageId"] if matches else None
         top_similarity = matches[0]["Similarity"] if matches else 0.0
+        name = who.split(":")[0]
         if enrolled(who):
-            genuine.append((top_id == _NOT_ALLOWED.sub("_", who), top_similarity))
+            right = top_id == _NOT_ALLOWED.sub("_", who)
+            genuine.append((right, top_similarity))
+            by_set[name][0].append((right, top_similarity))
         else:
             impostor.append(top_similarity)
+            by_set[name][1].append(top_similarity)
+        if top_similarity >= THRESHOLDS[0] and (not enrolled(who) or not right):
+            confusions.append(f"{path.name} ({who}) -> {top_id} at {top_similarity:.1f}")
 
     correct = np.array([c for c, _ in genuine])
     similarity = np.array([s for _, s in genuine])
@@ -151,6 +160,17 @@ def main() -> None:
             f"{np.mean(impostors >= threshold):.4f} ({int(np.sum(impostors >= threshold))}"
             f"/{len(impostors)})"
         )
+    print(f"\nper identity set (false matches at {THRESHOLDS[0]:.0f}):")
+    for name, (hits, others) in sorted(by_set.items()):
+        rank1 = np.mean([c for c, _ in hits]) if hits else float("nan")
+        false = np.mean(np.array(others) >= THRESHOLDS[0]) if others else float("nan")
+        print(
+            f"  {name:10s} genuine {len(hits):4d} rank-1 {rank1:.4f}   "
+            f"non-enrolled {len(others):4d} false match {false:.4f}"
+        )
+    print(f"\nwrong person at or above {THRESHOLDS[0]:.0f}:")
+    for line in confusions:
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
