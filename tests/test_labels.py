@@ -3,6 +3,7 @@ image properties and modelled errors."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,15 @@ def test_bad_inputs_get_modelled_errors() -> None:
     path = shared_path(PHOTOS["dog"])
     with pytest.raises(InvalidParameterException):
         _detect(path, Settings={"ImageProperties": {"MaxDominantColors": 3}})
+
+
+def test_sliver_image_answers_without_a_foreground() -> None:
+    from PIL import Image
+
+    # A real photo squeezed to 4000 x 80: every pixel is border at the segmentation's size.
+    buffer = io.BytesIO()
+    Image.open(shared_path(PHOTOS["dog"])).resize((4000, 80)).save(buffer, "PNG")
+    response = operations.call("DetectLabels", {"Image": {"Bytes": buffer.getvalue()},
+                                                "Features": ["IMAGE_PROPERTIES"]})
+    assert response["ImageProperties"]["Foreground"]["DominantColors"] == []
+    assert response["ImageProperties"]["Background"]["DominantColors"]

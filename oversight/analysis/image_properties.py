@@ -126,6 +126,9 @@ def _foreground_mask(bgr: np.ndarray) -> np.ndarray:
     mask = np.full((height, width), cv2.GC_PR_FGD, np.uint8)
     bh, bw = max(1, int(height * _BORDER)), max(1, int(width * _BORDER))
     mask[:bh], mask[-bh:], mask[:, :bw], mask[:, -bw:] = (cv2.GC_BGD,) * 4
+    if not (mask == cv2.GC_PR_FGD).any():
+        # A sliver of an image (80 x 4000) is all border at this size: nothing to segment.
+        return np.zeros((full_height, full_width), bool)
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.grabCut(bgr, mask, None, background, foreground, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     foreground = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
