@@ -161,7 +161,8 @@ class LiveSource:
         self._capture = _capture(path if self._realtime_file else uri)
         self._fps = float(self._capture.get(cv2.CAP_PROP_FPS)) or 25.0
         self._condition = threading.Condition()
-        self._latest: Frame | None = None
+        # The newest decoded frame, still in BGR: (index, timestamp ms, pixels, decoded at).
+        self._latest: tuple[int, int, np.ndarray, float] | None = None
         self._closed = False
         self.error: str | None = None
         self._thread = threading.Thread(target=self._read, name=f"live-source {uri}", daemon=True)
@@ -182,9 +183,11 @@ class LiveSource:
                     delay = started + timestamp / 1000.0 - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                frame = Frame(index, timestamp, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), time.time())
+                # Kept in BGR: most frames are replaced before anyone reads them, so colour
+                # conversion waits until `frames()` hands one out.
+                latest = (index, timestamp, bgr, time.time())
                 with self._condition:
-                    self._latest = frame
+                    self._latest = latest
                     self._condition.notify_all()
                 index += 1
         except cv2.error as exc:
@@ -199,13 +202,14 @@ class LiveSource:
         last = -1
         while True:
             with self._condition:
-                while not self._closed and (self._latest is None or self._latest.index == last):
+                while not self._closed and (self._latest is None or self._latest[0] == last):
                     self._condition.wait(timeout=1.0)
-                frame = self._latest
-                if frame is None or frame.index == last:
+                latest = self._latest
+                if latest is None or latest[0] == last:
                     return
-            last = frame.index
-            yield frame
+            index, timestamp, bgr, decoded_at = latest
+            last = index
+            yield Frame(index, timestamp, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), decoded_at)
 
     def close(self, wait: bool = True) -> None:
         """End `frames()` now; with `wait`, also until the reader has let go of the stream."""
