@@ -19,6 +19,7 @@ from ai_edge_litert.interpreter import Interpreter
 from ..config import settings
 from ..evaluation.boxes import iou
 from .base import Model, package_file
+from .crops import rotated_square_crop, to_image
 
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
@@ -128,21 +129,10 @@ class PoseLandmarks(_MediapipeModel):
         # Rotate so the hip -> circle direction points up, as the model was trained.
         direction = circle - hip
         angle = 90.0 + float(np.degrees(np.arctan2(direction[1], direction[0])))
-        matrix = cv2.getRotationMatrix2D(
-            (float(hip[0]), float(hip[1])), angle, LANDMARK_SIZE / side
-        )
-        matrix[:, 2] += LANDMARK_SIZE / 2.0 - hip
-        crop = cv2.warpAffine(
-            rgb,
-            matrix,
-            (LANDMARK_SIZE, LANDMARK_SIZE),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-        )
+        crop, matrix = rotated_square_crop(rgb, hip, angle, side, LANDMARK_SIZE)
         outputs = self._run((crop.astype(np.float32) / 255.0)[None])
         raw = outputs["Identity"][0].reshape(-1, 5)[:NUM_LANDMARKS]
         presence = float(outputs["Identity_1"].reshape(-1)[0])
-        inverse = cv2.invertAffineTransform(matrix)
-        points = np.c_[raw[:, :2], np.ones(NUM_LANDMARKS)] @ inverse.T
+        points = to_image(raw, matrix)
         visibility = 1.0 / (1.0 + np.exp(-raw[:, 3]))
         return points, visibility, presence
