@@ -116,6 +116,9 @@ def test_identification_finds_enrolled_people(results: Path) -> None:
     aclu = result["aclu_summary"]
     assert aclu["80"]["total"] == data["non_mated_probes"]
     assert aclu["99"]["count"] <= aclu["80"]["count"]
+    by_source = result["aclu_by_source"].values()
+    assert sum(r["count"] for r in by_source) == aclu["80"]["count"]
+    assert sum(r["total"] for r in by_source) == aclu["80"]["total"]
 
 
 def test_demographics_reports_every_group(results: Path) -> None:

@@ -145,7 +145,11 @@ def _identification_section(result: dict[str, Any], base: Path) -> list[str]:
         f"people and {data['non_mated_probes']} for people who are not enrolled.", "",
         f"Rank-1 identification rate: {rate_cell(result['rank1'])}.", "",
         f"**Not-enrolled people matched: {aclu[default]['count']} of {aclu[default]['total']} "
-        f"at Similarity {default} (goal: 0), {aclu['99']['count']} at Similarity 99.**", "",
+        f"at Similarity {default} (goal: 0), {aclu['99']['count']} at Similarity 99.** "
+        "By source:", "",
+        f"| source | not-enrolled searches matched at {default} |", "|---|---|",
+        *[f"| `{_shown(source, base)}` | {rate_cell(rate)} |"
+          for source, rate in result.get("aclu_by_source", {}).items()], "",
         "| Similarity | FNIR (enrolled, not found) | FPIR (not enrolled, matched) |",
         "|---|---|---|",
         *[f"| {s} | {rate_cell(p['fnir'])} | {rate_cell(p['fpir'])} |"
