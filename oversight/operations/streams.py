@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..collections import collection_service
 from ..collections.pagination import decode_token, encode_token
 from ..config import settings
 from ..errors import InvalidParameterException, RekognitionError, ResourceInUseException
@@ -26,7 +25,7 @@ from ..governance import audit
 from ..governance.records import base_fields
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
-from ..video.faces import FaceSearcher
+from ..video.faces import FaceSearcher, Search
 from ..video.processors import (
     FAILED,
     RUNNING,
@@ -41,14 +40,14 @@ from ..video.streams import StreamRun
 from ..video.tracker import Tracker
 from ..video.webhooks import WebhookSender, post_json
 from . import operation
-from .collections import face_api, searchable_collection, similarity_matches
+from .collections import searchable_collection
 from .context import RequestContext
+from .video import collection_search
 
 log = logging.getLogger(__name__)
 
 # Live face search must not run below this similarity (Rekognition's default threshold).
 MIN_LIVE_THRESHOLD = 80.0
-MAX_MATCHES_PER_FACE = 5
 LIVE_REEMBED_FRAMES = 30
 # A face the detector misses for up to this many live frames (~0.4 s) keeps its track.
 LIVE_MAX_MISSED_FRAMES = 10
@@ -110,18 +109,11 @@ def _check_definition(request: dict[str, Any], ctx: RequestContext) -> None:
 
 
 # -- running ---------------------------------------------------------------------------------
-def processor_search(processor: Processor) -> Any:
-    """The processor's collection search: embedding -> FaceMatch dicts at its threshold."""
+def processor_search(processor: Processor) -> Search:
+    """The processor's collection search at its FaceMatchThreshold."""
     face_search = _face_search_settings(processor.definition)
-    ctx = RequestContext(account_id=processor.account_id)
-    collection = searchable_collection({"CollectionId": face_search["CollectionId"]}, ctx)
-    threshold = face_search.get("FaceMatchThreshold", MIN_LIVE_THRESHOLD)
-
-    def search(vector: Any) -> list[dict[str, Any]]:
-        found = collection_service().search(collection, vector, MAX_MATCHES_PER_FACE)
-        return [{"Similarity": similarity, "Face": face_api(match.face)}
-                for match, similarity in similarity_matches(found, threshold)]
-    return search
+    return collection_search(processor.account_id, face_search["CollectionId"],
+                             face_search.get("FaceMatchThreshold", MIN_LIVE_THRESHOLD))
 
 
 def live_searcher(processor: Processor, max_side: int) -> FaceSearcher:

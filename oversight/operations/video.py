@@ -25,7 +25,7 @@ from ..errors import InvalidParameterException
 from ..images import DecodedImage
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
-from ..video.faces import FaceSearcher
+from ..video.faces import FaceSearcher, Search
 from ..video.inputs import local_video
 from ..video.jobs import IN_PROGRESS, Job, JobStore
 from ..video.pipeline import analyse_video
@@ -123,10 +123,11 @@ def _describe(attributes: frozenset[str]) -> Callable[[DecodedImage, Any], dict[
     return describe
 
 
-def _collection_search(job: Job) -> Callable[[Any], list[dict[str, Any]]]:
-    ctx = RequestContext(account_id=job.account_id)
-    collection = searchable_collection(job.request, ctx)
-    threshold = job.request.get("FaceMatchThreshold", DEFAULT_THRESHOLD)
+def collection_search(account_id: str, collection_id: str, threshold: float) -> Search:
+    """Search one collection: embedding -> Rekognition FaceMatch dicts at or above
+    `threshold`, best first (ResourceNotFoundException if the collection is gone)."""
+    ctx = RequestContext(account_id=account_id)
+    collection = searchable_collection({"CollectionId": collection_id}, ctx)
 
     def search(vector: Any) -> list[dict[str, Any]]:
         found = collection_service().search(collection, vector, MAX_MATCHES_PER_FACE)
@@ -150,7 +151,10 @@ def _tasks(job: Job, info: VideoInfo) -> tuple[list[FrameTask], float]:
         return [FaceDetectionTask(_describe(attributes), max_side)], fps
     if job.operation == "StartFaceSearch":
         # Stored video has no deadline: every new face track is searched on its first frame.
-        searcher = FaceSearcher(_collection_search(job), max_side, max_embeds=None)
+        searcher = FaceSearcher(
+            collection_search(job.account_id, request["CollectionId"],
+                              request.get("FaceMatchThreshold", DEFAULT_THRESHOLD)),
+            max_side, max_embeds=None)
         return [FaceSearchTask(searcher, _describe(DEFAULT_ATTRIBUTES))], fps
     if job.operation in _PER_FRAME:
         return [_per_frame_task(job)], fps
