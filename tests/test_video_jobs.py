@@ -19,6 +19,7 @@ from oversight import operations
 from oversight.config import settings
 from oversight.errors import (
     IdempotentParameterMismatchException,
+    InvalidS3ObjectException,
     ResourceNotFoundException,
 )
 from oversight.operations.context import RequestContext
@@ -131,6 +132,15 @@ def test_client_request_token_idempotency_and_honest_failure(
         operations.call("GetFaceSearch", {"JobId": first})  # another kind of job
     with pytest.raises(ResourceNotFoundException):
         operations.call("GetLabelDetection", {"JobId": "no-such-job"})
+
+
+def test_s3_video_without_a_configured_endpoint_is_refused_at_once(
+    video_settings: Callable[..., None],
+) -> None:
+    video_settings()
+    with pytest.raises(InvalidS3ObjectException, match="video_s3_endpoint_url"):
+        operations.call("StartFaceDetection",
+                        {"Video": {"S3Object": {"Bucket": "b", "Name": "clip.mp4"}}})
 
 
 def test_a_cancelled_job_stops_and_fails(video_settings: Callable[..., None]) -> None:

@@ -21,13 +21,24 @@ from ..errors import InvalidParameterException, InvalidS3ObjectException, VideoT
 MAX_VIDEO_BYTES = 10 * 1024**3
 
 
+def s3_endpoint() -> str:
+    """The configured S3-compatible endpoint; without one there is no S3 to read from (the
+    server never reaches out to AWS's own endpoints)."""
+    endpoint = settings().video_s3_endpoint_url
+    if not endpoint:
+        raise InvalidS3ObjectException(
+            "No S3 endpoint is configured on this server: set video_s3_endpoint_url "
+            "(OVERSIGHT_VIDEO_S3_ENDPOINT_URL) to an S3-compatible endpoint")
+    return endpoint
+
+
 def _s3_client() -> Any:
     config = settings()
     session = botocore.session.get_session()
     return session.create_client(
         "s3",
         region_name=config.region,
-        endpoint_url=config.video_s3_endpoint_url or None,
+        endpoint_url=s3_endpoint(),
         config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2}),
     )
 
