@@ -7,6 +7,7 @@ that store sees the changes (its indexes reconcile by revision).
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import typer
 from tqdm import tqdm
 
 from .. import operations
+from ..api.service_model import operation_model
+from ..api.validation import validate_request
 from ..errors import RekognitionError
 from ..governance.gate import governed
 from ..operations.context import RequestContext
@@ -28,10 +31,24 @@ _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 _NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_.\-:]")
 
 
+def _wire(value: Any) -> Any:
+    """The JSON form the API would receive (blobs base64), for the same request validation."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {key: _wire(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_wire(item) for item in value]
+    return value
+
+
 def _governed_call(name: str, request: dict[str, Any]) -> dict[str, Any]:
-    """Run an operation as the local operator, admitted and audited like an API call."""
+    """Run an operation as the local operator: validated against botocore's model, admitted
+    and audited, exactly as an API call would be."""
     ctx = RequestContext.local()
-    return governed(ctx, name, request, lambda: operations.call(name, request, ctx))
+    model = operation_model(name)
+    checked = validate_request(model, _wire(request)) if model is not None else request
+    return governed(ctx, name, checked, lambda: operations.call(name, checked, ctx))
 
 
 def _call(name: str, request: dict[str, Any]) -> dict[str, Any]:
