@@ -146,6 +146,17 @@ def test_saved_index_with_deleted_faces_leaves_no_ghosts_after_restart(
         account, "c", [stored[3].face_id], reason="test"
     )
     restarted = CollectionService(get_engine(store_url), isolated_data_dir / "collections")
+    report = [r for r in restarted.check_indexes("m", DIM) if r["AccountId"] == account]
+    assert report == [
+        {
+            "AccountId": account,
+            "CollectionId": "c",
+            "StoredFaces": 9,
+            "IndexedFaces": 9,
+            "GhostsRemoved": 1,
+            "Replayed": 0,
+        }
+    ]
     collection = restarted.collection(account, "c")
     hits = restarted.search(collection, vectors[3], 10)
     assert stored[3].face_id not in {m.face.face_id for m in hits}

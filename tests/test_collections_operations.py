@@ -267,6 +267,9 @@ def test_cli_index_is_resumable(store_url: str, tmp_path: Path) -> None:  # noqa
     assert found.exit_code == 0 and '"ExternalImageId": "tony.jpg"' in found.output
     missing = runner.invoke(app, ["collections", "describe", "nope"])
     assert missing.exit_code == 1 and "ResourceNotFoundException" in missing.output
+    checked = runner.invoke(app, ["collections", "check"])
+    assert checked.exit_code == 0 and '"StoredFaces": 3' in checked.output
+    assert '"IndexedFaces": 3' in checked.output
     invalid = runner.invoke(app, ["collections", "create", "spaces are not allowed"])
     assert invalid.exit_code == 1 and "ValidationException" in invalid.output
 

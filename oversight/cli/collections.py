@@ -19,7 +19,9 @@ from tqdm import tqdm
 from .. import operations
 from ..api.service_model import operation_model
 from ..api.validation import validate_request
+from ..collections import collection_service
 from ..errors import RekognitionError
+from ..governance import gate
 from ..governance.gate import governed
 from ..operations.context import RequestContext
 from .faces import _image_member
@@ -105,6 +107,23 @@ def faces(
     if user:
         request["UserId"] = user
     print_json({"Faces": list(_pages("ListFaces", request, "Faces"))})
+
+
+@collections_app.command("check")
+def check() -> None:
+    """Load every collection's vector index and reconcile it with the store now: ghosts (in the
+    index, not in the store) are removed and missing faces replayed. A server does this lazily at
+    each collection's first search; run it after a crash to pay the cost up front."""
+    from ..analysis import EMBEDDING_DIM, EMBEDDING_MODEL
+
+    report = collection_service().check_indexes(EMBEDDING_MODEL, EMBEDDING_DIM)
+    gate.audit_admin_event(
+        RequestContext.local(),
+        "CheckCollectionIndexes",
+        "all collections",
+        {"collections": len(report)},
+    )
+    print_json({"Collections": report})
 
 
 @collections_app.command("delete-faces")

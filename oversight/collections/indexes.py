@@ -94,14 +94,15 @@ class IndexRegistry:
             log.exception("ignoring unreadable vector index %s", path)
         return self.factory(dim), -1
 
-    def _reconcile(self, collection: Collection, entry: _Entry, dim: int) -> None:
+    def _reconcile(self, collection: Collection, entry: _Entry, dim: int) -> tuple[int, int]:
+        """Bring the index to the store's state; returns (ghosts removed, faces added)."""
         if entry.index is None:
             entry.index, entry.revision = self._load(collection, dim)
         if self.store.revision(collection) in (None, entry.revision):
-            return
+            return 0, 0
         seqs, revision = self.store.face_seqs(collection)
         if revision is None:
-            return
+            return 0, 0
         index = entry.index
         have = index.ids()
         stale = np.setdiff1d(have, seqs, assume_unique=True)
@@ -112,6 +113,15 @@ class IndexRegistry:
         entry.revision = revision
         entry.unsaved += len(stale) + len(missing)
         self._maybe_save(collection.uid, entry)
+        return len(stale), len(missing)
+
+    def check(self, collection: Collection, dim: int) -> dict[str, int]:
+        """Load and reconcile the collection's index now (start-up replay, operator check)."""
+        entry = self._entry(collection)
+        with entry.lock:
+            removed, added = self._reconcile(collection, entry, dim)
+            assert entry.index is not None
+            return {"IndexedFaces": len(entry.index), "GhostsRemoved": removed, "Replayed": added}
 
     # -- writing -------------------------------------------------------------------------------
     @contextmanager

@@ -158,6 +158,26 @@ class CollectionService:
         face, vector = stored
         return self.search(collection, vector, max_faces, exclude_seq=face.seq)
 
+    def check_indexes(self, face_model: str, dim: int) -> list[dict[str, object]]:
+        """Reconcile the vector index of every collection of `face_model` (dimension `dim`) with
+        the store now, instead of at its first search (start-up replay), and report what each
+        needed. Collections of another model cannot be searched and are left alone."""
+        report: list[dict[str, object]] = []
+        for collection in self.store.all_collections():
+            if collection.face_model != face_model:
+                continue
+            stored, _ = self.store.counts(collection)
+            outcome = self.indexes.check(collection, dim)
+            report.append(
+                {
+                    "AccountId": collection.account_id,
+                    "CollectionId": collection.collection_id,
+                    "StoredFaces": stored,
+                    **outcome,
+                }
+            )
+        return report
+
     def close(self) -> None:
         self.indexes.save_all()
 

@@ -122,6 +122,12 @@ class CollectionStore:
         with self.engine.connect() as conn:
             return [_collection(row) for row in conn.execute(query)]
 
+    def all_collections(self) -> list[Collection]:
+        """Every collection of every account (start-up replay, operator checks)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tables.collections).order_by(tables.collections.c.pk))
+            return [_collection(row) for row in rows]
+
     def delete_collection(self, account_id: str, collection_id: str) -> Collection:
         with self.engine.begin() as conn:
             row = conn.execute(
