@@ -133,6 +133,11 @@ def test_demographics_reports_every_group(results: Path) -> None:
     assert sum(g["gender_accuracy"]["count"] for g in gender.values()) >= 6  # of 10
     assert all(0 <= g["age_mae"] < 40 for g in gender.values())
     assert set(result["by"]["age"]["attributes"]) <= {"0-17", "18-29", "30-44", "45-59", "60+"}
+    # Every grouping but age is repeated over adults only, leaving the children out.
+    assert set(result["by"]) == {"age", "gender", "race", "gender, adults", "race, adults"}
+    adults = result["by"]["race, adults"]["attributes"]
+    assert sum(g["images"] for g in adults.values()) == sum(
+        g["images"] for band, g in result["by"]["age"]["attributes"].items() if band != "0-17")
 
 
 def test_detection_recall_and_precision(results: Path) -> None:
