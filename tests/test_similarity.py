@@ -18,7 +18,7 @@ CALIBRATION = json.loads(CALIBRATION_FILE.read_text())
 
 
 @pytest.mark.parametrize(
-    ("similarity", "fmr"), [(0.0, 1.0), (80.0, 1e-3), (90.0, 1e-4), (100.0, 1e-5)]
+    ("similarity", "fmr"), [(0.0, 1.0), (48.0, 1e-3), (80.0, 1e-5), (99.0, 1e-6)]
 )
 def test_stated_thresholds_mean_stated_false_match_rates(similarity: float, fmr: float) -> None:
     assert fmr_for_similarity(similarity) == pytest.approx(fmr)

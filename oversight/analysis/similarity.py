@@ -3,9 +3,12 @@
 `calibration.json` (written by `python -m oversight.analysis.calibrate`) holds, for the fused
 embedding, the cosine at which the false-match rate (FMR) over impostor pairs drops to 10^-d for
 a grid of d. Similarity is piecewise linear in d = -log10(FMR):
-  d in [0, 3]: Similarity = 80 * d / 3     (FMR 1 -> 0, FMR 1e-3 -> 80)
-  d > 3:       Similarity = 80 + 10 (d - 3) (FMR 1e-4 -> 90, 1e-5 -> 100), capped at 100
-so Similarity 80 means an estimated FMR of 1 in 1,000 and 90 one in 10,000 (docs/MODEL_CARD.md).
+  d in [0, 5]: Similarity = 16 d            (FMR 1 -> 0, FMR 1e-5 -> 80)
+  d > 5:       Similarity = 80 + 19 (d - 5)  (FMR 1e-6 -> 99), capped at 100
+so the default threshold 80 means one false match in 100,000 comparisons and 99 one in a million.
+That strictness is deliberate: a search compares a face with every face of a collection, and at
+1 in 1,000 per comparison (the first calibration) a stranger matched someone in a 569-face
+gallery 41 % of the time. docs/MODEL_CARD.md has the measured rates.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 def similarity_for_decades(decades: np.ndarray) -> np.ndarray:
     """Similarity for d = -log10(FMR)."""
     d = np.asarray(decades, dtype=np.float64)
-    return np.clip(np.where(d <= 3.0, 80.0 * d / 3.0, 80.0 + 10.0 * (d - 3.0)), 0.0, 100.0)
+    return np.clip(np.where(d <= 5.0, 16.0 * d, 80.0 + 19.0 * (d - 5.0)), 0.0, 100.0)
 
 
 def fmr_for_similarity(similarity: float) -> float:
     """The false-match rate a Similarity threshold stands for (inverse of the mapping)."""
-    decades = similarity * 3.0 / 80.0 if similarity <= 80.0 else 3.0 + (similarity - 80.0) / 10.0
+    decades = similarity / 16.0 if similarity <= 80.0 else 5.0 + (similarity - 80.0) / 19.0
     return float(10.0 ** (-decades))
 
 

