@@ -26,6 +26,13 @@ from .report import Report, rate_cell
 
 _NOT_GROUPS = {"path", "identity"}
 _LEFT_OUT = ""  # group label of rows a grouping leaves out
+NO_IDENTITY_CAVEAT = (
+    "The data has no identity labels, so every image is taken as a different person and FNMR "
+    "per group cannot be measured (it needs identity labels). Repeated people then count as "
+    "false matches: web-scraped sets such as UTKFace repeat people and even photos, so these "
+    "FMRs are upper bounds, and the ratio between groups mixes the model's differential with "
+    "how often each group's images repeat someone. Look at a group's highest-scoring pairs "
+    "before reading its FMR as the model's.")
 
 
 def _group_labels(rows: list[dict[str, str]], column: str) -> np.ndarray:
@@ -135,8 +142,7 @@ def _describe(report: Report, result: dict[str, Any]) -> None:
         f"`{data['csv']}` ({data['images_without_face']} without a detected face). FMR per "
         "group counts impostor pairs inside the group (NIST FRVT's demographic FMR). "
         + ("FNMR per group uses the identity column." if data["identity_labels"] else
-           "The CSV has no identity column, so every image is taken as a different person "
-           "and FNMR per group cannot be measured: it needs identity labels."))
+           NO_IDENTITY_CAVEAT))
     for column, table in result["by"].items():
         at_default = table["at_similarity"][default]
         ratio = at_default["fmr_ratio"]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..analysis import EMBEDDING_MODEL
 from ..analysis.similarity import fmr_for_similarity, similarity_for_decades
+from .demographics import NO_IDENTITY_CAVEAT
 from .operating import DEFAULT_SIMILARITY
 from .report import percent, rate_cell
 
@@ -166,9 +167,7 @@ def _demographics_section(result: dict[str, Any], base: Path) -> list[str]:
         f"Data: `{_shown(data['csv'], base)}`, {data['images']} images "
         f"({data['images_without_face']} without a detected face). FMR per group counts "
         "impostor pairs inside the group, as NIST FRVT's demographic FMR does. "
-        + ("" if data["identity_labels"] else
-           "The data has no identity labels, so every image is taken as a different person "
-           "and FNMR per group is not measured (it needs identity labels)."), "",
+        + ("" if data["identity_labels"] else NO_IDENTITY_CAVEAT), "",
     ]
     for column, table in result["by"].items():
         at_default = table["at_similarity"][default]
@@ -246,10 +245,11 @@ def _goals_section(results: dict[str, dict[str, Any]]) -> list[str]:
         rows.append((f"FMR ratio between race groups ≤ 2 ({grouping})",
                      "undefined" if ratio is None else f"{ratio:.2f}",
                      ratio is not None and ratio <= GOALS["race_fmr_ratio"],
-                     "an embedder trained on data balanced across these groups; thresholds "
-                     "calibrated per deployment on the people it serves (one threshold "
-                     "calibrated on LFW gives each group a different FMR, see the tables); "
-                     "more impostor pairs for small groups, whose rates are noisy"))
+                     "first a test set with identity labels (unlabelled repeats inflate these "
+                     "FMRs, see below); then an embedder trained on data balanced across these "
+                     "groups, and thresholds calibrated per deployment on the people it serves "
+                     "(one threshold calibrated on LFW gives each group a different FMR); more "
+                     "impostor pairs for small groups, whose rates are noisy"))
     lines = ["## Goals", "", "| goal | measured | met | what would close a shortfall |",
              "|---|---|---|---|"]
     lines += [f"| {goal} | {value} | {'yes' if met else '**no**'} | "

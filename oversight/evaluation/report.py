@@ -102,5 +102,8 @@ def percent(value: float | None, digits: int = 2) -> str:
 
 
 def rate_cell(rate: dict[str, Any]) -> str:
-    """A Rate.as_dict() for a table: the percentage and the counts behind it."""
-    return f"{percent(rate['rate'], 3)} ({rate['count']}/{rate['total']})"
+    """A Rate.as_dict() for a table: the rate and the counts behind it; rates below 0.1 % in
+    powers of ten, where a percentage with three decimals would round them to nothing."""
+    value = rate["rate"]
+    shown = f"{value:.1e}" if value and value < 1e-3 else percent(value, 3)
+    return f"{shown} ({rate['count']}/{rate['total']})"
