@@ -14,6 +14,8 @@ from oversight.evaluation.groups import (
     group_error_rates,
 )
 from oversight.evaluation.open_set import fnir, fpir, rank1
+from oversight.evaluation.rate import Rate
+from oversight.evaluation.report import rate_cell
 from oversight.evaluation.scores import (
     best_threshold,
     error_rates,
@@ -134,3 +136,10 @@ def test_iou_and_greedy_matching() -> None:
     assert sorted((d, t) for d, t, _ in matches) == [(1, 0), (2, 1)]
     assert match(truth, np.zeros((0, 4)), np.zeros(0)) == []
     assert match(np.zeros((0, 4)), detected, scores) == []
+
+
+def test_rates_keep_their_counts_and_small_ones_stay_visible() -> None:
+    assert Rate(0, 0).value is None  # nothing measured is not a rate of zero
+    assert rate_cell(Rate(1, 4).as_dict()) == "25.000 % (1/4)"
+    assert rate_cell(Rate(18, 5_923_194).as_dict()) == "3.0e-06 (18/5923194)"
+    assert rate_cell(Rate(0, 10).as_dict()) == "0.000 % (0/10)"
