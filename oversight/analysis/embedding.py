@@ -16,7 +16,7 @@ from ..models.sface import EMBEDDING_DIM as SFACE_DIM
 from .similarity import CALIBRATION_FILE
 
 # The SFace weight that maximised LFW devtrain pair accuracy, and the name that identifies
-# vectors made with it, both written by `python -m oversight.analysis.calibrate`.
+# vectors made with it, both written by `python -m oversight.evaluation.calibrate`.
 _CALIBRATION = json.loads(CALIBRATION_FILE.read_text())
 SFACE_WEIGHT: float = _CALIBRATION["sface_weight"]
 EMBEDDING_MODEL: str = _CALIBRATION["embedding"]

@@ -68,6 +68,16 @@ class DetectedFace:
         }
 
 
+def central_face(faces: list[DetectedFace], width: int, height: int) -> DetectedFace:
+    """The face nearest the image centre (LFW-style crops centre the named person)."""
+    return min(
+        faces,
+        key=lambda f: (
+            abs(f.box[0] + f.box[2] / 2 - width / 2) + abs(f.box[1] + f.box[3] / 2 - height / 2)
+        ),
+    )
+
+
 class FaceAnalyzer:
     def __init__(self) -> None:
         self._detector = YuNet()

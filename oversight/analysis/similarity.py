@@ -1,6 +1,6 @@
 """Rekognition's 0-100 Similarity, calibrated so that a threshold means a false-match rate.
 
-`calibration.json` (written by `python -m oversight.analysis.calibrate`) holds, for the fused
+`calibration.json` (written by `python -m oversight.evaluation.calibrate`) holds, for the fused
 embedding, the cosine at which the false-match rate (FMR) over impostor pairs drops to 10^-d for
 a grid of d. Similarity is piecewise linear in d = -log10(FMR):
   d in [0, 5]: Similarity = 16 d            (FMR 1 -> 0, FMR 1e-5 -> 80)

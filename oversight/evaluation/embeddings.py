@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from ..analysis import EMBEDDING_MODEL, DetectedFace, face_analyzer
-from ..analysis.calibrate import central_face
+from ..analysis.faces import central_face
 from ..config import settings
 from ..images import DecodedImage, from_array
 

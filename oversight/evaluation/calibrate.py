@@ -1,6 +1,6 @@
 """Calibrate Similarity and the fusion weight on LFW-style identity folders.
 
-    python -m oversight.analysis.calibrate ../shared/data/faces/lfw-devtrain
+    python -m oversight.evaluation.calibrate ../shared/data/faces/lfw-devtrain
 
 Embeds every image (SFace and dlib separately, cached), picks the SFace weight that maximises
 10-fold accuracy on the folder's pairs file, then measures the fused cosine at which the
@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..analysis.faces import central_face, face_analyzer
+from ..analysis.similarity import CALIBRATION_FILE, fmr_for_similarity
 from ..config import settings
 from ..images import load_image
-from .faces import DetectedFace, face_analyzer
-from .similarity import CALIBRATION_FILE, fmr_for_similarity
+from .datasets import read_pairs
+from .scores import kfold_accuracy
 
 DECADES = np.round(np.arange(0.0, 6.01, 0.25), 2)
 WEIGHTS = np.round(np.arange(0.0, 1.001, 0.05), 2)
@@ -38,19 +40,8 @@ class EmbeddedSet:
     failures: list[str]  # images with no detectable face
 
 
-def central_face(faces: list[DetectedFace], width: int, height: int) -> DetectedFace:
-    """The face nearest the image centre: LFW crops centre the named person."""
-    return min(
-        faces,
-        key=lambda f: (
-            abs(f.box[0] + f.box[2] / 2 - width / 2) + abs(f.box[1] + f.box[3] / 2 - height / 2)
-        ),
-    )
-
-
-def embed_folder(root: Path, limit: int | None = None) -> EmbeddedSet:
-    suffix = f"-first{limit}" if limit else ""
-    cache = settings().data_dir / "cache" / f"calibration-{root.name}{suffix}.npz"
+def embed_folder(root: Path) -> EmbeddedSet:
+    cache = settings().data_dir / "cache" / f"calibration-{root.name}.npz"
     if cache.exists():
         data = np.load(cache, allow_pickle=False)
         return EmbeddedSet(
@@ -62,7 +53,7 @@ def embed_folder(root: Path, limit: int | None = None) -> EmbeddedSet:
         )
     analyzer = face_analyzer()
     identities, names, sface, dlib_vectors, failures = [], [], [], [], []
-    paths = sorted(root.glob("images/*/*.jpg"))[:limit]
+    paths = sorted(root.glob("images/*/*.jpg"))
     for path in tqdm(paths, desc="embedding", unit="img"):
         image = load_image(path)
         faces = analyzer.detect(image)
@@ -89,57 +80,27 @@ def embed_folder(root: Path, limit: int | None = None) -> EmbeddedSet:
     return result
 
 
-def read_pairs(pairs_file: Path) -> list[tuple[str, str, bool]]:
-    """LFW pairs (View 1 layout): `name i j` same person, `name1 i name2 j` different."""
-    pairs = []
-    for line in pairs_file.read_text().splitlines()[1:]:
-        parts = line.split()
-        if len(parts) == 3:
-            pairs.append(
-                (f"{parts[0]}_{int(parts[1]):04d}", f"{parts[0]}_{int(parts[2]):04d}", True)
-            )
-        elif len(parts) == 4:
-            pairs.append(
-                (f"{parts[0]}_{int(parts[1]):04d}", f"{parts[2]}_{int(parts[3]):04d}", False)
-            )
-    return pairs
-
-
-def ten_fold_accuracy(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
-    """Mean and std of accuracy, each fold's threshold chosen on the other nine."""
-    folds = np.array_split(np.arange(len(scores)), 10)
-    accuracies = []
-    for test in folds:
-        train = np.setdiff1d(np.arange(len(scores)), test)
-        candidates = np.unique(scores[train])
-        train_acc = [((scores[train] >= t) == same[train]).mean() for t in candidates]
-        threshold = candidates[int(np.argmax(train_acc))]
-        accuracies.append(((scores[test] >= threshold) == same[test]).mean())
-    return float(np.mean(accuracies)), float(np.std(accuracies))
-
-
 def _fused(embedded: EmbeddedSet, weight: float) -> np.ndarray:
     return np.hstack([np.sqrt(weight) * embedded.sface, np.sqrt(1 - weight) * embedded.dlib])
 
 
-def calibrate(root: Path, limit: int | None = None) -> dict:
-    embedded = embed_folder(root, limit)
+def calibrate(root: Path) -> dict:
+    embedded = embed_folder(root)
     index = {name: i for i, name in enumerate(embedded.names)}
-    pairs = read_pairs(root / "pairsDevTrain.txt")
-    if limit:  # a quick run judges only the pairs whose images it embedded
-        pairs = [p for p in pairs if p[0] in index and p[1] in index]
+    pairs = read_pairs(root / "pairsDevTrain.txt", root / "images")
+    names = [(a.stem, b.stem) for a, b in zip(pairs.left, pairs.right, strict=True)]
     # A pair whose image has no detected face counts as a wrong answer, not as skipped.
-    usable = [(index[a], index[b], same) for a, b, same in pairs if a in index and b in index]
-    missed = len(pairs) - len(usable)
-    left = np.array([u[0] for u in usable])
-    right = np.array([u[1] for u in usable])
-    same = np.array([u[2] for u in usable])
+    usable = np.array([a in index and b in index for a, b in names], bool)
+    left = np.array([index[a] for (a, _), ok in zip(names, usable, strict=True) if ok])
+    right = np.array([index[b] for (_, b), ok in zip(names, usable, strict=True) if ok])
+    same, folds = pairs.same[usable], pairs.folds[usable]
+    missed = int((~usable).sum())
 
     def pair_accuracy(weight: float) -> tuple[float, float]:
         vectors = _fused(embedded, weight)
         scores = np.einsum("ij,ij->i", vectors[left], vectors[right])
-        mean, std = ten_fold_accuracy(scores, same)
-        return mean * len(usable) / len(pairs), std
+        result = kfold_accuracy(scores, same, folds)
+        return result.mean * len(left) / (len(left) + missed), result.std
 
     by_weight = {float(w): pair_accuracy(float(w)) for w in tqdm(WEIGHTS, desc="fusion weight")}
     # Among equally accurate weights prefer the most even fusion: it relies on neither model alone.
@@ -189,9 +150,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="LFW-style folder: images/<name>/*.jpg + pairs")
     parser.add_argument("--output", type=Path, default=CALIBRATION_FILE)
-    parser.add_argument("--limit", type=int, help="embed only the first N images (quick check)")
     args = parser.parse_args()
-    table = calibrate(args.folder, args.limit)
+    table = calibrate(args.folder)
     args.output.write_text(json.dumps(table, indent=2) + "\n")
     summary = {k: v for k, v in table.items() if k not in {"cosines", "decades"}}
     print(json.dumps(summary, indent=2))
