@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 
 from ..analysis import EMBEDDING_MODEL
-from ..analysis.similarity import fmr_for_similarity, similarity_for_decades
+from ..analysis.similarity import CALIBRATION_FILE, fmr_for_similarity, similarity_for_decades
 from .demographics import NO_IDENTITY_CAVEAT
 from .operating import DEFAULT_SIMILARITY
 from .report import percent, rate_cell
 
 KINDS = ("verification", "identification", "demographics", "detection")
 # The models behind the face pipeline; each module's first docstring line names it and its licence.
-_MODEL_MODULES = ("yunet", "sface", "dlib_models", "age_gender", "facemesh")
+_MODEL_MODULES = ("yunet", "sface", "dlib_models", "age_gender", "facemesh", "iris")
 GOALS = {"lfw_accuracy": 0.996, "non_enrolled_matches": 0, "race_fmr_ratio": 2.0}
 
 # Terms of the datasets in ../shared/data that ship no licence file of their own (LFW, UTKFace,
@@ -92,6 +92,29 @@ def _models_section() -> list[str]:
     for name in _MODEL_MODULES:
         module = importlib.import_module(f"oversight.models.{name}")
         lines.append(f"| `oversight/models/{name}.py` | {(module.__doc__ or '').splitlines()[0]} |")
+    return lines
+
+
+def _fusion_section() -> list[str]:
+    """How the fused embedding's weight was chosen, from analysis/calibration.json."""
+    table = json.loads(CALIBRATION_FILE.read_text())
+    chosen = table["sface_weight"]
+    lines = [
+        "## Embedding fusion", "",
+        "The face vector joins the SFace and dlib ResNet vectors so that its cosine is "
+        "w·cos(SFace) + (1 − w)·cos(dlib). `python -m oversight.evaluation.calibrate "
+        f"../shared/data/faces/{table['data']}` picked w = {chosen:.2f} as the weight with the "
+        "best 10-fold accuracy on the dev pairs. The weight was chosen on the same pairs, so its "
+        "accuracy is slightly optimistic; the single models and the even mix are shown beside it. "
+        f"The same command maps cosine to Similarity from {table['impostor_pairs']:,} "
+        "different-person pairs.", "",
+        "| SFace weight | model | 10-fold accuracy |", "|---|---|---|",
+    ]
+    shown = {0.0: "dlib ResNet only", chosen: "fused (used)", 0.5: "even mix",
+             1.0: "SFace only"}
+    for weight, label in sorted(shown.items()):
+        mean, std = table["pair_accuracy_by_weight"][f"{weight:.2f}"]
+        lines.append(f"| {weight:.2f} | {label} | {mean * 100:.2f} % ± {std * 100:.2f} % |")
     return lines
 
 
@@ -275,6 +298,7 @@ def render(results: dict[str, dict[str, Any]], base: Path) -> str:
         *([f"**Warning: some results were measured with {', '.join(stale)}, not the current "
            "embedding model; run the evaluations again.**", ""] if stale else []),
         *_models_section(), "",
+        *_fusion_section(), "",
         *_goals_section(results), "",
     ]
     for kind in KINDS:
