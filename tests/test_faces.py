@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from oversight.errors import (
     InvalidParameterException,
     InvalidS3ObjectException,
 )
+from oversight.governance.audit import AuditLog
 from tests.conftest import shared_path
 
 
@@ -193,6 +195,9 @@ def test_cli_prints_api_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["detect-faces", str(photo), "--attributes", "ALL"])
     assert result.exit_code == 0, result.output
     assert '"FaceDetails"' in result.output and '"Gender"' in result.output
+    # The local operator is audited like an API caller, without the image.
+    (entry,) = [r for r in AuditLog().records() if r.get("operation") == "DetectFaces"]
+    assert "Bytes" not in json.dumps(entry)
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     result = runner.invoke(app, ["compare-faces", str(bad), str(photo)])

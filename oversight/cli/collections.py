@@ -7,7 +7,6 @@ that store sees the changes (its indexes reconcile by revision).
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,14 +15,11 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
-from .. import operations
-from ..api.service_model import operation_model
-from ..api.validation import validate_request
 from ..collections import collection_service
 from ..errors import RekognitionError
 from ..governance import gate
-from ..governance.gate import governed
 from ..operations.context import RequestContext
+from .calls import governed_call
 from .faces import _image_member
 from .output import print_json, run_reporting_errors
 
@@ -33,28 +29,8 @@ _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 _NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_.\-:]")
 
 
-def _wire(value: Any) -> Any:
-    """The JSON form the API would receive (blobs base64), for the same request validation."""
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {key: _wire(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_wire(item) for item in value]
-    return value
-
-
-def _governed_call(name: str, request: dict[str, Any]) -> dict[str, Any]:
-    """Run an operation as the local operator: validated against botocore's model, admitted
-    and audited, exactly as an API call would be."""
-    ctx = RequestContext.local()
-    model = operation_model(name)
-    checked = validate_request(model, _wire(request)) if model is not None else request
-    return governed(ctx, name, checked, lambda: operations.call(name, checked, ctx))
-
-
 def _call(name: str, request: dict[str, Any]) -> dict[str, Any]:
-    return run_reporting_errors(lambda: _governed_call(name, request))
+    return run_reporting_errors(lambda: governed_call(name, request))
 
 
 def _pages(name: str, request: dict[str, Any], items: str) -> Iterator[Any]:
@@ -158,7 +134,7 @@ def index_directory(
             "QualityFilter": quality_filter,
         }
         try:
-            response = _governed_call("IndexFaces", request)
+            response = governed_call("IndexFaces", request)
         except RekognitionError as exc:
             tqdm.write(f"{path}: {exc.code}: {exc.message}")
             counts["failed"] += 1

@@ -7,13 +7,11 @@ from typing import Annotated
 
 import typer
 
-from .. import operations
 from ..images import MAX_INLINE_BYTES
+from .calls import governed_call
 from .output import print_json, run_reporting_errors
 
-ImageFile = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, help="JPEG or PNG file")
-]
+ImageFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JPEG or PNG file")]
 ATTRIBUTE_CHOICES = "DEFAULT, ALL or named attributes such as AGE_RANGE, GENDER, EYES_OPEN"
 
 
@@ -34,7 +32,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Detect faces and describe them, as Rekognition's DetectFaces."""
         request = {"Image": _image_member(image), "Attributes": attributes or ["DEFAULT"]}
-        print_json(run_reporting_errors(lambda: operations.call("DetectFaces", request)))
+        print_json(run_reporting_errors(lambda: governed_call("DetectFaces", request)))
 
     @app.command("compare-faces")
     def compare_faces(
@@ -52,4 +50,4 @@ def register(app: typer.Typer) -> None:
             "SimilarityThreshold": similarity_threshold,
             "QualityFilter": quality_filter,
         }
-        print_json(run_reporting_errors(lambda: operations.call("CompareFaces", request)))
+        print_json(run_reporting_errors(lambda: governed_call("CompareFaces", request)))
