@@ -19,19 +19,9 @@ from ..errors import InvalidParameterException
 from . import operation
 from .context import RequestContext
 from .image_input import request_image
-from .unsupported import unsupported
 
 # Rekognition's default: labels under 55 % confidence are not returned.
 DEFAULT_LABEL_MIN_CONFIDENCE = 55.0
-
-unsupported(
-    "DetectProtectiveEquipment",
-    "no protective-equipment (PPE) detection model ships in a PyPI, Debian or npm package",
-)
-unsupported(
-    "RecognizeCelebrities",
-    "no celebrity-recognition model or gallery ships in a PyPI, Debian or npm package",
-)
 
 
 def _label_shape(label: DetectedLabel) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Operations Oversight deliberately does not provide, each with the reason a caller is told.
 
-A module in `_HANDLER_MODULES` declares `unsupported("DetectProtectiveEquipment", "no model ships in
+A handler module declares `unsupported("DetectProtectiveEquipment", "no model ships in
 a package")` beside its handlers. The API answers such an operation with
 UnsupportedOperationException carrying the reason, and docs/API.md lists it, so "not implemented"
 is always explained, never a silent empty result.
