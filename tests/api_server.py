@@ -65,13 +65,14 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) ->
     raise RuntimeError(f"oversight serve did not become healthy: {log_path.read_text()[-3000:]}")
 
 
-@contextmanager
-def running_server(root: Path, extra_env: dict[str, str] | None = None) -> Iterator[ApiServer]:
-    """Run `oversight serve` with its data directory under `root` until the block ends."""
-    data_dir = root / "oversight-data"
+def start_server(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> tuple[ApiServer, subprocess.Popen[bytes]]:
+    """Start `oversight serve` on `data_dir` (reusing it if it exists) and wait until healthy.
+    For tests that need their own store or that kill the server."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = root / "server.log"
+    log_path = data_dir.parent / f"server-{port}.log"
     env = {**os.environ, "OVERSIGHT_DATA_DIR": str(data_dir), **(extra_env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -82,18 +83,38 @@ def running_server(root: Path, extra_env: dict[str, str] | None = None) -> Itera
         )
     try:
         _wait_healthy(url, process, log_path)
-        credentials = configparser.ConfigParser()
-        credentials.read(data_dir / "credentials")
-        yield ApiServer(
-            url=url,
-            data_dir=data_dir,
-            access_key_id=credentials["default"]["aws_access_key_id"],
-            secret_access_key=credentials["default"]["aws_secret_access_key"],
-            log_path=log_path,
-        )
-    finally:
-        process.terminate()
+    except RuntimeError:
+        process.kill()
+        raise
+    credentials = configparser.ConfigParser()
+    credentials.read(data_dir / "credentials")
+    server = ApiServer(
+        url=url,
+        data_dir=data_dir,
+        access_key_id=credentials["default"]["aws_access_key_id"],
+        secret_access_key=credentials["default"]["aws_secret_access_key"],
+        log_path=log_path,
+    )
+    return server, process
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
         process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running_server(root: Path, extra_env: dict[str, str] | None = None) -> Iterator[ApiServer]:
+    """Run `oversight serve` with its data directory under `root` until the block ends."""
+    server, process = start_server(root / "oversight-data", extra_env)
+    try:
+        yield server
+    finally:
+        stop_server(process)
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api_server import ApiServer, client
+from tests.api_server import ApiServer, client, start_server, stop_server
 from tests.collections_db import postgres_url  # noqa: F401
-from tests.collections_server import start_server, stop_server
 from tests.conftest import shared_path
 
 LFW = "faces/krasserm_face-recognition/images"

@@ -10,8 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.api_server import client
-from tests.collections_server import start_server, stop_server
+from tests.api_server import client, start_server, stop_server
 from tests.conftest import shared_path
 
 LFW = "faces/krasserm_face-recognition/images"
