@@ -92,6 +92,27 @@ class UnsupportedOperationException(_ClientError):
     code = "UnsupportedOperationException"
 
 
+# Authentication failures, as AWS's front door answers them (most are 403).
+class MissingAuthenticationTokenException(RekognitionError):
+    code = "MissingAuthenticationTokenException"
+    status = 403
+
+
+class IncompleteSignatureException(RekognitionError):
+    code = "IncompleteSignatureException"
+    status = 400
+
+
+class InvalidSignatureException(RekognitionError):
+    code = "InvalidSignatureException"
+    status = 403
+
+
+class UnrecognizedClientException(RekognitionError):
+    code = "UnrecognizedClientException"
+    status = 403
+
+
 class ThrottlingException(RekognitionError):
     code = "ThrottlingException"
     status = 500  # botocore retries ThrottlingException; AWS sends it as a server error

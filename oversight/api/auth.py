@@ -18,32 +18,17 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ..errors import RekognitionError
+from ..errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
 from .keys import KeyStore
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "rekognition"
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
-
-
-class MissingAuthenticationTokenException(RekognitionError):
-    code = "MissingAuthenticationTokenException"
-    status = 403
-
-
-class IncompleteSignatureException(RekognitionError):
-    code = "IncompleteSignatureException"
-    status = 400
-
-
-class InvalidSignatureException(RekognitionError):
-    code = "InvalidSignatureException"
-    status = 403
-
-
-class UnrecognizedClientException(RekognitionError):
-    code = "UnrecognizedClientException"
-    status = 403
 
 
 @dataclass(frozen=True)
