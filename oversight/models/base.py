@@ -41,6 +41,9 @@ def onnx_session(model: Path | bytes, threads: int | None = None) -> ort.Inferen
     options.intra_op_num_threads = threads or settings().inference_threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Several sessions (and OpenCV) run one after another per request: idle pool threads
+    # that spin would steal the cores from the next model.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
