@@ -22,10 +22,11 @@ from .embedding import fuse
 
 # Attribute names of Rekognition's `Attributes` request member that Oversight can answer.
 DEFAULT_ATTRIBUTES = frozenset({"Landmarks", "Pose", "Quality"})
-ALL_ATTRIBUTES = DEFAULT_ATTRIBUTES | {"AgeRange", "Gender", "EyesOpen", "MouthOpen"}
-# Request enum value -> FaceDetail member. SMILE, EMOTIONS, EYEGLASSES, SUNGLASSES, BEARD,
-# MUSTACHE, FACE_OCCLUDED and EYE_DIRECTION have no shipped model (docs/API.md): left out.
+ALL_ATTRIBUTES = DEFAULT_ATTRIBUTES | {"AgeRange", "Gender", "EyesOpen", "MouthOpen", "Smile"}
+# Request enum value -> FaceDetail member. EMOTIONS, EYEGLASSES, SUNGLASSES, BEARD, MUSTACHE,
+# FACE_OCCLUDED and EYE_DIRECTION have no shipped model (docs/API.md): left out.
 _NAMED_ATTRIBUTES = {
+    "SMILE": "Smile",
     "AGE_RANGE": "AgeRange",
     "GENDER": "Gender",
     "EYES_OPEN": "EyesOpen",
@@ -115,7 +116,7 @@ class FaceAnalyzer:
             "BoundingBox": face.bounding_box(image),
             "Confidence": face.score * 100.0,
         }
-        if attributes & {"Landmarks", "Pose", "EyesOpen", "MouthOpen"}:
+        if attributes & {"Landmarks", "Pose", "EyesOpen", "MouthOpen", "Smile"}:
             mesh, _ = self._mesh(image.rgb, face.box, face.landmarks5)
             if attributes & {"Landmarks", "EyesOpen"}:
                 eyes = self._eyes(image, mesh)
@@ -133,6 +134,10 @@ class FaceAnalyzer:
             if "MouthOpen" in attributes:
                 detail["MouthOpen"] = geometry.boolean_attribute(
                     geometry.mouth_openness(mesh), geometry.MOUTH_OPEN_RATIO, 0.08
+                )
+            if "Smile" in attributes:
+                detail["Smile"] = geometry.boolean_attribute(
+                    geometry.smile_score(mesh), geometry.SMILE_RATIO, geometry.SMILE_SPREAD
                 )
         if "Quality" in attributes:
             gray = quality.face_crop_gray(image.bgr, face.box)
