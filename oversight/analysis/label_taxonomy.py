@@ -76,6 +76,8 @@ _RENAMED = {
     "garment": "Clothing",
     "canine": "Canine",
     "feline": "Cat",
+    "television_receiver": "TV",
+    "cellular_telephone": "Mobile Phone",
 }
 # Rekognition's label categories, assigned from the first WordNet ancestor that names one.
 _CATEGORIES = {
@@ -97,6 +99,34 @@ _CATEGORIES = {
     "structure": "Buildings and Architecture",
     "geological_formation": "Nature and Outdoors",
     "weapon": "Weapons and Military",
+}
+
+
+# COCO class (the object detector's names) -> WordNet 3.0 noun synset offset, the sense COCO
+# means ("kite" the toy, "mouse" the device), so detected objects get Parents like the rest.
+COCO_SYNSETS = {
+    "person": "00007846", "bicycle": "02834778", "car": "02958343", "motorcycle": "03790512",
+    "airplane": "02691156", "bus": "02924116", "train": "04468005", "truck": "04490091",
+    "boat": "02858304", "traffic light": "06874185", "fire hydrant": "03346898",
+    "stop sign": "06794110", "parking meter": "03891332", "bench": "02828884",
+    "bird": "01503061", "cat": "02121620", "dog": "02084071", "horse": "02374451",
+    "sheep": "02411705", "cow": "02403454", "elephant": "02503517", "bear": "02131653",
+    "zebra": "02391049", "giraffe": "02439033", "backpack": "02769748", "umbrella": "04507155",
+    "handbag": "02774152", "tie": "03815615", "suitcase": "02773838", "frisbee": "03397947",
+    "skis": "04228054", "snowboard": "04251791", "sports ball": "02778669",
+    "kite": "03621473", "baseball bat": "02799175", "baseball glove": "02800213",
+    "skateboard": "04225987", "surfboard": "04363559", "tennis racket": "04409806",
+    "bottle": "02876657", "wine glass": "04592099", "cup": "03147509", "fork": "03383948",
+    "knife": "03623556", "spoon": "04284002", "bowl": "02881193", "banana": "07753592",
+    "apple": "07739125", "sandwich": "07695965", "orange": "07747607", "broccoli": "07714990",
+    "carrot": "07730207", "hot dog": "07697537", "pizza": "07873807", "donut": "07639069",
+    "cake": "07628870", "chair": "03001627", "couch": "04256520", "potted plant": "13083023",
+    "bed": "02818832", "dining table": "03201208", "toilet": "04446521", "tv": "04405907",
+    "laptop": "03642806", "mouse": "03793489", "remote": "04074963", "keyboard": "03085013",
+    "cell phone": "02992529", "microwave": "03761084", "oven": "03862676",
+    "toaster": "04442312", "sink": "04223580", "refrigerator": "04070727", "book": "02870092",
+    "clock": "03046257", "vase": "04522168", "scissors": "04148054", "teddy bear": "04399382",
+    "hair drier": "03483316", "toothbrush": "04453156",
 }
 
 
@@ -166,10 +196,9 @@ class LabelTaxonomy:
     """Labels reachable from the ImageNet classes and which classes each label covers."""
 
     def __init__(self, class_ids: list[str], synsets: dict[str, _Synset]) -> None:
+        self._synsets = synsets
         covers: dict[str, set[int]] = {}
-        parents: dict[str, dict[str, None]] = {}
-        aliases: dict[str, set[str]] = {}
-        categories: dict[str, dict[str, None]] = {}
+        labels: dict[str, Label] = {}
         for index, wnid in enumerate(class_ids):
             for offset in (wnid[1:], *_ancestors(synsets, wnid[1:])):
                 word = synsets[offset].words[0]
@@ -177,34 +206,31 @@ class LabelTaxonomy:
                     continue
                 label = self._name(word)
                 covers.setdefault(label, set()).add(index)
-                if label in parents:
-                    continue  # synsets already seen under this name were expanded before
-                chain = _ancestors(synsets, offset)
-                parents[label] = dict.fromkeys(
-                    n
-                    for o in chain
-                    if synsets[o].words[0] not in _HIDDEN
-                    and (n := self._name(synsets[o].words[0])) != label
-                )
-                aliases[label] = {_display(w) for w in synsets[offset].words[1:]} - {label}
-                categories[label] = dict.fromkeys(
-                    _CATEGORIES[w]
-                    for o in (offset, *chain)
-                    if (w := synsets[o].words[0]) in _CATEGORIES
-                )
-        self.labels = [
-            Label(
-                name,
-                tuple(sorted(aliases[name])),
-                tuple(parents[name]),
-                tuple(categories[name])[:1],
-            )
-            for name in covers
-        ]
+                # The first synset met under a name gives its Parents, Aliases and Categories.
+                labels.setdefault(label, self.label_for(offset))
+        self.labels = list(labels.values())
         # labels x classes incidence: label confidence = summed probability of its classes.
         self._matrix = np.zeros((len(self.labels), len(class_ids)), np.float32)
         for row, label in enumerate(self.labels):
             self._matrix[row, sorted(covers[label.name])] = 1.0
+
+    def label_for(self, offset: str) -> Label:
+        """The label of any WordNet noun synset (by offset), with its Parents, Aliases and
+        first Category, named as the ImageNet labels are."""
+        synsets = self._synsets
+        name = self._name(synsets[offset].words[0])
+        chain = _ancestors(synsets, offset)
+        parents = dict.fromkeys(
+            n
+            for o in chain
+            if synsets[o].words[0] not in _HIDDEN
+            and (n := self._name(synsets[o].words[0])) != name
+        )
+        aliases = {_display(w) for w in synsets[offset].words[1:]} - {name}
+        categories = dict.fromkeys(
+            _CATEGORIES[w] for o in (offset, *chain) if (w := synsets[o].words[0]) in _CATEGORIES
+        )
+        return Label(name, tuple(sorted(aliases)), tuple(parents), tuple(categories)[:1])
 
     @staticmethod
     def _name(word: str) -> str:

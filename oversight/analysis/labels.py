@@ -1,10 +1,13 @@
-"""DetectLabels: objects and scenes from the ImageNet classifier, people from the body and
-face detectors, each label with its WordNet Parents, Aliases and Categories.
+"""DetectLabels: objects and scenes from the ImageNet classifier, boxed objects from the COCO
+detector, people from the COCO and body detectors and faces, each label with its WordNet
+Parents, Aliases and Categories.
 
 A label's confidence is the classifier's summed probability over every ImageNet class under it
 ("Dog" = all 118 breeds), so general labels are confident when the model is unsure between
-close classes, as Rekognition's are. ImageNet has no person class: Person comes from the body
-detector (one Instance per person) and from detected faces; Face has one Instance per face.
+close classes, as Rekognition's are. A COCO object ("Horse", "Car") is a label with one
+Instance per box, its confidence the best box's; when the classifier names it too, the higher
+confidence wins. ImageNet has no person class: Person comes from the COCO and body detectors
+(one Instance per person) and from detected faces; Face has one Instance per face.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..images import DecodedImage
+from ..models.coco_ssd import DetectedObject, detect_objects
 from ..models.mobilenet_v2 import MobileNetV2
 from .faces import face_analyzer
-from .label_taxonomy import label_taxonomy
-from .people import detect_people
+from .label_taxonomy import COCO_SYNSETS, label_taxonomy
+from .people import MIN_OBJECT_SCORE, detect_people
 
-LABEL_MODEL_VERSION = "oversight-mobilenetv2-imagenet-wordnet-1"
+LABEL_MODEL_VERSION = "oversight-mobilenetv2-imagenet-ssd-coco-wordnet-2"
 # Labels below this probability are never candidates (keeps responses small at MinConfidence 0).
 _FLOOR = 0.005
 
@@ -59,8 +63,32 @@ def _ratios(box: tuple[float, float, float, float], image: DecodedImage) -> dict
     }
 
 
-def _people(image: DecodedImage) -> list[DetectedLabel]:
-    people = tuple((_ratios(p.box, image), p.score * 100.0) for p in detect_people(image))
+def _boxed(image: DecodedImage, objects: list[DetectedObject]) -> list[DetectedLabel]:
+    """One label per COCO class found, people aside (`_people` handles them)."""
+    taxonomy = label_taxonomy()
+    labels = []
+    for name in dict.fromkeys(o.name for o in objects if o.name != "person"):
+        label = taxonomy.label_for(COCO_SYNSETS[name])
+        instances = tuple(
+            (_ratios(o.box, image), o.score * 100.0) for o in objects if o.name == name
+        )
+        labels.append(
+            DetectedLabel(
+                label.name,
+                max(score for _, score in instances),
+                label.parents,
+                label.aliases,
+                label.categories,
+                instances,
+            )
+        )
+    return labels
+
+
+def _people(image: DecodedImage, objects: list[DetectedObject]) -> list[DetectedLabel]:
+    people = tuple(
+        (_ratios(p.box, image), p.score * 100.0) for p in detect_people(image, objects)
+    )
     faces = tuple((_ratios(f.box, image), f.score * 100.0) for f in face_analyzer().detect(image))
     labels = []
     if people or faces:
@@ -92,8 +120,9 @@ def detect_labels(image: DecodedImage) -> list[DetectedLabel]:
     """Every label found, most confident first. Within the same whole percent the more
     specific label leads: "Dog" before its parents "Canine" and "Animal", which the summed
     probabilities put a fraction of a percent higher."""
+    objects = detect_objects(image.rgb, MIN_OBJECT_SCORE)
     labels: dict[str, DetectedLabel] = {}
-    for label in (*_classified(image), *_people(image)):
+    for label in (*_classified(image), *_boxed(image, objects), *_people(image, objects)):
         labels[label.name] = _merge(labels.get(label.name), label)
     return sorted(labels.values(), key=lambda lb: (-int(lb.confidence), -len(lb.parents), lb.name))
 

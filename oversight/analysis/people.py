@@ -1,9 +1,15 @@
-"""Person instances (bounding boxes) from BlazePose: detector, then body landmarks.
+"""Person instances (bounding boxes) from the COCO object detector and from BlazePose.
 
-The box is the extent of the landmarks the model sees as visible, widened to the body's outline
-(landmarks are joints, not the skin or clothes around them) and raised from the eyes to the top
-of the head. The detector reads a 224-px letterbox, so besides the whole image it also reads
-overlapping tiles, which finds people down to about a tenth of the image height.
+The COCO detector (SSD MobileNetV2, whole image and tiles) finds small and partly hidden people
+that BlazePose misses; BlazePose finds people the detector misses, riders above all (on COCO8
+the two find different people, bench/labels.py). A BlazePose person is kept unless a detector
+box already holds them.
+
+BlazePose runs a detector, then body landmarks. Its box is the extent of the landmarks the
+model sees as visible, widened to the body's outline (landmarks are joints, not the skin or
+clothes around them) and raised from the eyes to the top of the head. The detector reads a
+224-px letterbox, so besides the whole image it also reads overlapping tiles, which finds
+people down to about a tenth of the image height.
 """
 
 from __future__ import annotations
@@ -15,7 +21,11 @@ import numpy as np
 from ..evaluation.boxes import iou
 from ..images import DecodedImage
 from ..models.blazepose import PoseCandidate, PoseDetector, PoseLandmarks
+from ..models.coco_ssd import DetectedObject, detect_objects
 
+# COCO detector boxes below this score are not reported (chosen on COCO8 with bench/labels.py:
+# lower adds false people, higher loses the small ones).
+MIN_OBJECT_SCORE = 0.3
 MIN_DETECTION_SCORE = 0.5
 MIN_PRESENCE = 0.5
 MIN_VISIBILITY = 0.9
@@ -82,8 +92,25 @@ def _body_box(
     return left, top, max(0.0, right - left), max(0.0, bottom - top)
 
 
-def detect_people(image: DecodedImage) -> list[DetectedPerson]:
-    """People in the image, most confident first."""
+def detect_people(
+    image: DecodedImage, objects: list[DetectedObject] | None = None
+) -> list[DetectedPerson]:
+    """People in the image, most confident first. `objects` are the COCO detector's findings
+    when the caller already has them (any score); None runs the detector here."""
+    if objects is None:
+        objects = detect_objects(image.rgb, MIN_OBJECT_SCORE)
+    people = [
+        DetectedPerson(o.box, o.score)
+        for o in objects
+        if o.name == "person" and o.score >= MIN_OBJECT_SCORE
+    ]
+    for person in _blazepose_people(image):
+        if not any(_same_person(person.box, p.box) for p in people):
+            people.append(person)
+    return sorted(people, key=lambda p: -p.score)
+
+
+def _blazepose_people(image: DecodedImage) -> list[DetectedPerson]:
     candidates: list[PoseCandidate] = []
     for x, y, w, h in _tiles(image.width, image.height):
         for found in _DETECTOR(image.rgb[y : y + h, x : x + w], MIN_DETECTION_SCORE):
