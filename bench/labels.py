@@ -128,7 +128,8 @@ def main() -> None:
     args = parser.parse_args()
     latency(args.repeat)
     people()
-    receipts(args.receipts)
+    if args.receipts:
+        receipts(args.receipts)
 
 
 if __name__ == "__main__":

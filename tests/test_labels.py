@@ -44,8 +44,9 @@ def _top5(response: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(("photo", "expected"), [
     ("dog", {"Dog"}),
-    # ImageNet's only horse class (sorrel) is not what MobileNetV2 sees here; the animal is.
-    ("horses", {"Animal", "Mammal"}),
+    # The classifier sees oxen here (ImageNet's only horse is the sorrel); the COCO detector
+    # boxes the horses.
+    ("horses", {"Horse", "Animal", "Mammal"}),
     ("person", {"Person"}),
     ("bus", {"Bus"}),
 ])
@@ -77,28 +78,41 @@ def test_person_and_face_instances(responses: dict[str, Any]) -> None:
             assert 0 < instance["Confidence"] <= 100
 
 
-@pytest.mark.parametrize(("photo", "min_matched"), [
-    ("val/000000000036.jpg", 1),  # one large person with an umbrella
-    # Riders on horses (four more people are tiny): both are found, one at IoU 0.51, too close
-    # to the bar to assert; bench/labels.py reports the full count.
-    ("val/000000000049.jpg", 1),
-])
-def test_person_boxes_match_coco8(photo: str, min_matched: int) -> None:
-    path = shared_path(f"labels/coco8/images/{photo}")
-    image = load_image(path)
-    rows = [line.split() for line in
-            shared_path(f"labels/coco8/labels/{photo[:-4]}.txt").read_text().splitlines()]
-    truth = np.array([((float(cx) - float(w) / 2) * image.width,
-                       (float(cy) - float(h) / 2) * image.height,
-                       float(w) * image.width, float(h) * image.height)
-                      for cls, cx, cy, w, h in rows if cls == "0"])
-    labels = {label["Name"]: label for label in _detect(path, MinConfidence=0)["Labels"]}
-    instances = labels["Person"]["Instances"]
-    found = np.array([(i["BoundingBox"]["Left"] * image.width, i["BoundingBox"]["Top"] *
-                       image.height, i["BoundingBox"]["Width"] * image.width,
-                       i["BoundingBox"]["Height"] * image.height) for i in instances])
-    scores = np.array([i["Confidence"] for i in instances])
-    assert len(match(truth, found, scores, min_iou=0.5)) >= min_matched
+def test_horses_are_boxed_with_wordnet_parents(responses: dict[str, Any]) -> None:
+    horse = next(lb for lb in responses["horses"]["Labels"] if lb["Name"] == "Horse")
+    assert len(horse["Instances"]) >= 3  # four horses in the photo
+    assert {"Equine", "Mammal", "Animal"} <= {p["Name"] for p in horse["Parents"]}
+    assert {"Name": "Animals and Pets"} in horse["Categories"]
+
+
+def _coco_people(photo: Path, width: int, height: int) -> np.ndarray:
+    label_file = photo.parents[2] / "labels" / photo.parent.name / f"{photo.stem}.txt"
+    rows = [line.split() for line in label_file.read_text().splitlines()]
+    return np.array([((float(cx) - float(w) / 2) * width, (float(cy) - float(h) / 2) * height,
+                      float(w) * width, float(h) * height)
+                     for cls, cx, cy, w, h in rows if cls == "0"]).reshape(-1, 4)
+
+
+def test_person_boxes_match_coco8() -> None:
+    """Every COCO8 image: Person Instances against the annotated people at IoU >= 0.5. Ten
+    people, five of them 9-34 px tall; 6 are matched (3 with BlazePose alone), and the two
+    elephant riders in 000000000061 are still missed."""
+    matched = annotated = 0
+    for photo in sorted(shared_path("labels/coco8/images").glob("*/*.jpg")):
+        image = load_image(photo)
+        truth = _coco_people(photo, image.width, image.height)
+        labels = {lb["Name"]: lb for lb in _detect(photo, MinConfidence=0)["Labels"]}
+        instances = labels.get("Person", {"Instances": []})["Instances"]
+        found = np.array([(i["BoundingBox"]["Left"] * image.width,
+                           i["BoundingBox"]["Top"] * image.height,
+                           i["BoundingBox"]["Width"] * image.width,
+                           i["BoundingBox"]["Height"] * image.height)
+                          for i in instances]).reshape(-1, 4)
+        scores = np.array([i["Confidence"] for i in instances])
+        annotated += len(truth)
+        matched += len(match(truth, found, scores, min_iou=0.5)) if len(truth) else 0
+    assert annotated == 10
+    assert matched >= 6
 
 
 def test_max_labels_min_confidence_and_filters() -> None:
