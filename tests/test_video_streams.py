@@ -29,6 +29,8 @@ from tests.conftest import IN_CI, shared_path
 from tests.video_helpers import (
     BOY_IN_FIRST_FRAME,
     CROWD_CLIP,
+    enrol_from_frame,
+    hls_server,
     mjpeg_server,
     webhook_receiver,
 )
@@ -144,6 +146,23 @@ def test_http_mjpeg_camera_is_read_frame_by_frame() -> None:
     assert 1 <= len(frames) <= 5 and frames[-1].index <= 4
     assert (frames[0].width, frames[0].height) == (820, 460)
 
+
+
+def test_hls_playlist_is_searched_live(endpoints: Any, tmp_path: Path) -> None:
+    """An HTTP Live Streaming camera: the boy enrolled from the first frame is found live."""
+    clip = shared_path(CROWD_CLIP)
+    face_id = enrol_from_frame("watch", clip, "boy-in-blue", BOY_IN_FIRST_FRAME)
+    with hls_server(clip, tmp_path) as url, webhook_receiver() as hook:
+        endpoints({CAMERA: url, EVENTS: hook.url})
+        operations.call("CreateStreamProcessor", _definition("hls"))
+        operations.call("StartStreamProcessor", {"Name": "hls"})
+        described = _wait_stopped("hls", 60)
+        events = hook.wait_for(1, 10)
+    assert described["Status"] == "STOPPED", described.get("StatusMessage")
+    assert events, "no match event from the HLS stream"
+    matches = [face["MatchedFaces"][0]["Face"] for event in events
+               for face in event["FaceSearchResponse"]]
+    assert {match["FaceId"] for match in matches} == {face_id}
 
 
 def _signed_get(url: str, key: str, secret: str) -> dict[str, str]:

@@ -3,13 +3,14 @@ an S3-compatible endpoint (moto's server on 127.0.0.1) and a webhook receiver.""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,44 @@ def mjpeg_server(clip: Path, fps: float) -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/camera.mjpg"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def hls_server(clip: Path, folder: Path, segment_seconds: float = 2.0) -> Iterator[str]:
+    """`clip` cut into MPEG-TS segments with an HLS playlist, served over HTTP on 127.0.0.1
+    (what an NVR or a phone app publishes); yields the playlist's URL."""
+    capture = cv2.VideoCapture(str(clip))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    capture.release()
+    per_segment = max(1, round(fps * segment_seconds))
+    playlist = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{int(segment_seconds) + 1}",
+                "#EXT-X-MEDIA-SEQUENCE:0"]
+    height, width = frames[0].shape[:2]
+    for number, start in enumerate(range(0, len(frames), per_segment)):
+        chunk = frames[start:start + per_segment]
+        writer = cv2.VideoWriter(str(folder / f"segment{number}.ts"),
+                                 cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        for frame in chunk:
+            writer.write(frame)
+        writer.release()
+        playlist += [f"#EXTINF:{len(chunk) / fps:.3f},", f"segment{number}.ts"]
+    (folder / "camera.m3u8").write_text("\n".join([*playlist, "#EXT-X-ENDLIST", ""]))
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_QuietFiles, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/camera.m3u8"
     finally:
         server.shutdown()
         server.server_close()
