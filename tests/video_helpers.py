@@ -7,7 +7,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +48,18 @@ def enrol_from_frame(collection_id: str, clip: Path, person: str,
     return str(indexed["FaceRecords"][0]["Face"]["FaceId"])
 
 
+@contextmanager
+def local_http_server(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 for `handler`; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class Webhook:
     url: str
@@ -75,15 +87,9 @@ def webhook_receiver() -> Iterator[Webhook]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    hook.url = f"http://127.0.0.1:{server.server_port}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with local_http_server(Receiver) as base:
+        hook.url = f"{base}/hook"
         yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager
@@ -136,13 +142,8 @@ def mjpeg_server(clip: Path, fps: float) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Camera)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/camera.mjpg"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server(Camera) as base:
+        yield f"{base}/camera.mjpg"
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):
@@ -173,11 +174,5 @@ def hls_server(clip: Path, folder: Path, segment_seconds: float = 2.0) -> Iterat
         writer.release()
         playlist += [f"#EXTINF:{len(chunk) / fps:.3f},", f"segment{number}.ts"]
     (folder / "camera.m3u8").write_text("\n".join([*playlist, "#EXT-X-ENDLIST", ""]))
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(_QuietFiles, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/camera.m3u8"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server(functools.partial(_QuietFiles, directory=str(folder))) as base:
+        yield f"{base}/camera.m3u8"
