@@ -1,5 +1,6 @@
-"""Running an operation from the CLI exactly as the API would: validated against botocore's
-model, admitted by the governance gate and audited, as the local operator."""
+"""Running an operation outside the HTTP server exactly as the API would: validated against
+botocore's model, admitted by the governance gate and audited. The CLI runs as the local
+operator; the web console runs as the key that logged in."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import base64
 from typing import Any
 
 from .. import operations
-from ..api.service_model import operation_model
-from ..api.validation import validate_request
 from ..governance.gate import governed
 from ..operations.context import RequestContext
+from .service_model import operation_model
+from .validation import validate_request
 
 
 def _wire(value: Any) -> Any:
@@ -24,8 +25,11 @@ def _wire(value: Any) -> Any:
     return value
 
 
-def governed_call(name: str, request: dict[str, Any]) -> dict[str, Any]:
-    ctx = RequestContext.local()
+def governed_call(
+    name: str, request: dict[str, Any], ctx: RequestContext | None = None
+) -> dict[str, Any]:
+    """Validate, admit, run and audit operation `name`; `ctx` defaults to the local operator."""
+    ctx = ctx or RequestContext.local()
     model = operation_model(name)
     checked = validate_request(model, _wire(request)) if model is not None else request
     return governed(ctx, name, checked, lambda: operations.call(name, checked, ctx))

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
+from ..api.calls import governed_call
 from ..collections import collection_service
 from ..errors import RekognitionError
 from ..governance import gate
 from ..operations.context import RequestContext
-from .calls import governed_call
 from .faces import _image_member
 from .output import print_json, run_reporting_errors
 

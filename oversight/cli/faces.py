@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..api.calls import governed_call
 from ..images import MAX_INLINE_BYTES
-from .calls import governed_call
 from .output import print_json, run_reporting_errors
 
 ImageFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JPEG or PNG file")]

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from .calls import governed_call
+from ..api.calls import governed_call
 from .output import print_json, run_reporting_errors
 
 _IMAGE = typer.Argument(..., exists=True, dir_okay=False, help="JPEG or PNG file")
