@@ -13,6 +13,7 @@ import re
 import secrets
 import string
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,17 +64,16 @@ def new_account_id() -> str:
     return str(secrets.randbelow(9) + 1) + _random(string.digits, 11)
 
 
-def load_cipher(data_dir: Path) -> Fernet:
-    """The Fernet cipher of `data_dir`, creating its key file (0600) on first use."""
-    path = data_dir / CIPHER_FILE
+def secret_file(path: Path, generate: Callable[[], bytes]) -> bytes:
+    """The contents of secret file `path` (mode 0600), written by `generate()` on first use."""
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         # Write aside then hard-link into place: two processes starting at once cannot both
-        # create a key, and nobody ever reads a half-written file.
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".fernet-")
+        # create a secret, and nobody ever reads a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
         try:
             os.fchmod(fd, 0o600)
-            os.write(fd, Fernet.generate_key())
+            os.write(fd, generate())
             os.fsync(fd)
             os.close(fd)
             try:
@@ -82,7 +82,12 @@ def load_cipher(data_dir: Path) -> Fernet:
                 pass
         finally:
             os.unlink(tmp)
-    return Fernet(path.read_bytes().strip())
+    return path.read_bytes().strip()
+
+
+def load_cipher(data_dir: Path) -> Fernet:
+    """The Fernet cipher of `data_dir`, creating its key file (0600) on first use."""
+    return Fernet(secret_file(data_dir / CIPHER_FILE, Fernet.generate_key))
 
 
 def _row_to_key(row: object) -> AccessKey:
