@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..config import Settings, settings
+from ..console import console_mount
 from ..errors import (
     InternalServerError,
     RekognitionError,
@@ -288,6 +289,7 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/stream-processors/{name}/events", stream_processor_events, methods=["GET"]),
+            console_mount((config or settings()).data_dir),
         ],
         exception_handlers={  # type: ignore[dict-item]
             404: not_found,

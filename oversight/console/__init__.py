@@ -1,0 +1,32 @@
+"""The web console: server-rendered pages under /console, for people holding an access key.
+
+`console_mount(data_dir)` is the Mount `api.app.create_app` adds. A user logs in with an access
+key id and its secret access key (the pair boto3 signs with); each face operation then runs as
+an API request signed by that key would: validated, admitted by the key's policy with the stated
+purpose, and written to the audit log (`calls.run_operation`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import Mount
+
+from .pages import MAX_FORM_BYTES
+from .routes import ROUTES
+from .session import session_middleware
+
+PATH = "/console"
+# A backstop for bodies that do not declare their length (read_form refuses a declared length
+# over MAX_FORM_BYTES with a page); the login form is read before anyone is known.
+_MAX_BODY_BYTES = 2 * MAX_FORM_BYTES
+
+
+def console_mount(data_dir: Path) -> Mount:
+    return Mount(
+        PATH,
+        routes=ROUTES,
+        name="console",
+        middleware=[session_middleware(data_dir, PATH)],
+        max_body_size=_MAX_BODY_BYTES,
+    )

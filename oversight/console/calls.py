@@ -1,0 +1,49 @@
+"""Running a Rekognition operation for a console user: the API's path, without the HTTP.
+
+The request dict is validated against botocore's model, admitted by the governance gate under
+the user's key and stated purpose, run, and recorded in the audit log (`api.calls.governed_call`,
+the function the CLI uses), in a worker thread holding one of the server's inference slots, so
+console work and API work share `max_concurrent_inference`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol, cast
+
+import anyio
+from starlette.requests import Request
+
+from ..api.calls import governed_call
+from ..api.keys import KeyStore
+from ..errors import InternalServerError, RekognitionError
+from .session import ConsoleUser
+
+log = logging.getLogger(__name__)
+
+
+class ServerState(Protocol):
+    """What the console uses of the state `api.app.create_app` builds at start-up."""
+
+    keys: KeyStore
+    slots: anyio.CapacityLimiter
+
+
+def server_state(request: Request) -> ServerState:
+    return cast(ServerState, request.app.state.oversight)
+
+
+async def run_operation(
+    request: Request, user: ConsoleUser, name: str, body: dict[str, Any], purpose: str | None
+) -> dict[str, Any]:
+    """The operation's response, or the RekognitionError an API client would get."""
+    ctx = user.context(purpose)
+    try:
+        return await anyio.to_thread.run_sync(
+            governed_call, name, body, ctx, limiter=server_state(request).slots
+        )
+    except RekognitionError:
+        raise
+    except Exception as exc:  # already audited as an internal error; the page must still answer
+        log.exception("console: operation %s failed (request %s)", name, ctx.request_id)
+        raise InternalServerError(f"Internal error; request id {ctx.request_id}.") from exc
