@@ -138,6 +138,13 @@ def test_demographics_reports_every_group(results: Path) -> None:
     adults = result["by"]["race, adults"]["attributes"]
     assert sum(g["images"] for g in adults.values()) == sum(
         g["images"] for band, g in result["by"]["age"]["attributes"].items() if band != "0-17")
+    # Each embedder of the fused vector, at its own threshold, over the same pairs inside groups.
+    embedders = result["by_embedder"]
+    assert len(embedders) == 3 and {"SFace", "dlib ResNet"} < set(embedders)
+    for by_column in embedders.values():
+        assert set(by_column) == {"gender", "race", "gender, adults", "race, adults"}
+        assert {g: r["total"] for g, r in by_column["race"]["groups"].items()} == {
+            g: r["fmr"]["total"] for g, r in race["at_similarity"]["80"]["groups"].items()}
 
 
 def test_detection_recall_and_precision(results: Path) -> None:
@@ -155,6 +162,7 @@ def test_model_card_is_generated_from_the_results(results: Path, tmp_path: Path)
     text = card.read_text()
     verification = json.loads((results / "verification" / "result.json").read_text())
     assert f"{100 * verification['accuracy']['mean']:.2f} %" in text
+    assert "### By embedder" in text
     for section in ("## Verification", "## Identification", "## Demographic", "## Face detection",
                     "## Goals", "## Data and its terms"):
         assert section in text

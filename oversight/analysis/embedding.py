@@ -28,3 +28,11 @@ def fuse(
 ) -> np.ndarray:
     a, b = np.sqrt(sface_weight), np.sqrt(1.0 - sface_weight)
     return np.concatenate([a * sface, b * dlib_vector]).astype(np.float32)
+
+
+def split_fused(
+    vectors: np.ndarray, sface_weight: float = SFACE_WEIGHT
+) -> tuple[np.ndarray, np.ndarray]:
+    """The unit SFace and dlib vectors inside fused vectors (rows), undoing `fuse`."""
+    a, b = np.sqrt(sface_weight), np.sqrt(1.0 - sface_weight)
+    return vectors[..., :SFACE_DIM] / a, vectors[..., SFACE_DIM:] / b

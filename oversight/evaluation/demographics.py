@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..analysis import EMBEDDING_MODEL, face_analyzer
+from ..analysis.embedding import SFACE_WEIGHT, split_fused
 from . import plots
 from .datasets import read_table
 from .embeddings import embed_files, read_rgb
@@ -25,6 +26,10 @@ from .operating import DEFAULT_SIMILARITY, SIMILARITY_THRESHOLDS, cosine_at_simi
 from .report import Report, rate_cell
 
 _NOT_GROUPS = {"path", "identity"}
+# Each embedder is compared at the threshold where its own FMR over all impostor pairs of the
+# data is this: the calibrated Similarity belongs to the fused vector alone, and one common
+# operating point shows which embedder spreads its false matches less evenly.
+EMBEDDER_FMR = 1e-3
 _LEFT_OUT = ""  # group label of rows a grouping leaves out
 NO_IDENTITY_CAVEAT = (
     "The data has no identity labels, so every image is taken as a different person and FNMR "
@@ -104,6 +109,31 @@ def _group_table(similarity: np.ndarray, identities: np.ndarray, labels: np.ndar
     return {"at_similarity": per_threshold, "attributes": attributes}
 
 
+def _embedder_similarities(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    sface, dlib_vectors = split_fused(matrix)
+    return {"SFace": sface @ sface.T, "dlib ResNet": dlib_vectors @ dlib_vectors.T,
+            f"fused (SFace weight {SFACE_WEIGHT:g}, used)": matrix @ matrix.T}
+
+
+def _by_embedder(matrix: np.ndarray, identities: np.ndarray,
+                 groupings: dict[str, np.ndarray], faced: np.ndarray) -> dict[str, Any]:
+    """Group FMRs of each embedder at its own threshold for EMBEDDER_FMR overall."""
+    rows, cols = np.triu_indices(len(identities), k=1)
+    impostor = identities[rows] != identities[cols]
+    table: dict[str, Any] = {}
+    for name, similarity in _embedder_similarities(matrix).items():
+        threshold = float(np.quantile(similarity[rows, cols][impostor], 1.0 - EMBEDDER_FMR))
+        table[name] = {}
+        for column, labels in groupings.items():
+            if column == "age":
+                continue
+            rates = group_error_rates(similarity, identities, labels[faced], threshold)
+            rates.pop(_LEFT_OUT, None)
+            table[name][column] = {"groups": {g: r.fmr.as_dict() for g, r in rates.items()},
+                                   "fmr_ratio": fmr_ratio(rates)}
+    return table
+
+
 def evaluate_demographics(csv_file: Path, group_columns: list[str] | None = None,
                           progress: bool = True) -> Report:
     rows = read_table(csv_file)
@@ -119,6 +149,7 @@ def evaluate_demographics(csv_file: Path, group_columns: list[str] | None = None
     identities = np.array([row["identity"] if has_identity else str(i)
                            for i, row in enumerate(rows)])[faced]
     genders, ages = _predict_attributes(paths, progress)
+    groupings = _groupings(rows, columns)
     result: dict[str, Any] = {
         "kind": "demographics",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -128,11 +159,27 @@ def evaluate_demographics(csv_file: Path, group_columns: list[str] | None = None
                  "identity_labels": has_identity, "group_columns": columns},
         "default_similarity": DEFAULT_SIMILARITY,
         "by": {name: _group_table(similarity, identities, labels, genders, ages, rows, faced)
-               for name, labels in _groupings(rows, columns).items()},
+               for name, labels in groupings.items()},
+        "embedder_fmr": EMBEDDER_FMR,
+        "by_embedder": _by_embedder(matrix, identities, groupings, faced),
     }
     report = Report("Demographic differentials", result)
     _describe(report, result)
     return report
+
+
+def embedder_tables(result: dict[str, Any]) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Per grouping, (headers, rows) comparing the embedders' group FMRs at EMBEDDER_FMR."""
+    tables: dict[str, tuple[list[str], list[list[str]]]] = {}
+    for name, by_column in result.get("by_embedder", {}).items():
+        for column, entry in by_column.items():
+            groups = list(entry["groups"])
+            headers, body = tables.setdefault(
+                column, (["embedder", *groups, "max/min FMR"], []))
+            ratio = entry["fmr_ratio"]
+            body.append([name, *[rate_cell(entry["groups"][g]) for g in groups],
+                         "undefined" if ratio is None else f"{ratio:.1f}"])
+    return tables
 
 
 def _describe(report: Report, result: dict[str, Any]) -> None:
@@ -173,3 +220,7 @@ def _describe(report: Report, result: dict[str, Any]) -> None:
                                        f"FMR at Similarity {default} by {column}", "FMR",
                                        log=True),
                       f"False match rate at Similarity {default} per {column} group")
+    for column, (headers, body) in embedder_tables(result).items():
+        report.text(f"By {column}, each embedder at its own threshold for an overall FMR of "
+                    f"{result['embedder_fmr']:g} on these images:")
+        report.table(headers, body)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..analysis import EMBEDDING_MODEL
 from ..analysis.similarity import CALIBRATION_FILE, fmr_for_similarity, similarity_for_decades
-from .demographics import NO_IDENTITY_CAVEAT
+from .demographics import NO_IDENTITY_CAVEAT, embedder_tables
 from .operating import DEFAULT_SIMILARITY
 from .report import percent, rate_cell
 
@@ -213,6 +213,18 @@ def _demographics_section(result: dict[str, Any], base: Path) -> list[str]:
                 f"{rate_cell(gender) if gender else 'n/a'} | "
                 f"{'n/a' if mae is None else f'{mae:.1f} years'} |")
         lines.append("")
+    tables = embedder_tables(result)
+    if tables:
+        lines += ["### By embedder", "",
+                  "The fused vector joins two embedders. Each is set here to its own threshold "
+                  f"for an overall FMR of {result['embedder_fmr']:g} on these images, so the "
+                  "columns compare how evenly each spreads its false matches (same caveat about "
+                  "repeated people).", ""]
+        for column, (headers, body) in tables.items():
+            lines += [f"By {column}:", "", "| " + " | ".join(headers) + " |",
+                      "|" + "---|" * len(headers)]
+            lines += ["| " + " | ".join(row) + " |" for row in body]
+            lines.append("")
     lines.append(f"Measured by: `{result.get('command', '')}`")
     return lines
 
