@@ -117,17 +117,21 @@ def _embedder_similarities(matrix: np.ndarray) -> dict[str, np.ndarray]:
 
 def _by_embedder(matrix: np.ndarray, identities: np.ndarray,
                  groupings: dict[str, np.ndarray], faced: np.ndarray) -> dict[str, Any]:
-    """Group FMRs of each embedder at its own threshold for EMBEDDER_FMR overall."""
+    """Group FMRs of each embedder at its own threshold for EMBEDDER_FMR over the impostor
+    pairs of the grouping's images (all of them, or the adults only)."""
     rows, cols = np.triu_indices(len(identities), k=1)
     impostor = identities[rows] != identities[cols]
     table: dict[str, Any] = {}
     for name, similarity in _embedder_similarities(matrix).items():
-        threshold = float(np.quantile(similarity[rows, cols][impostor], 1.0 - EMBEDDER_FMR))
         table[name] = {}
         for column, labels in groupings.items():
             if column == "age":
                 continue
-            rates = group_error_rates(similarity, identities, labels[faced], threshold)
+            grouped = labels[faced]
+            counted = impostor & (grouped[rows] != _LEFT_OUT) & (grouped[cols] != _LEFT_OUT)
+            threshold = float(np.quantile(similarity[rows[counted], cols[counted]],
+                                          1.0 - EMBEDDER_FMR))
+            rates = group_error_rates(similarity, identities, grouped, threshold)
             rates.pop(_LEFT_OUT, None)
             table[name][column] = {"groups": {g: r.fmr.as_dict() for g, r in rates.items()},
                                    "fmr_ratio": fmr_ratio(rates)}
@@ -222,5 +226,5 @@ def _describe(report: Report, result: dict[str, Any]) -> None:
                       f"False match rate at Similarity {default} per {column} group")
     for column, (headers, body) in embedder_tables(result).items():
         report.text(f"By {column}, each embedder at its own threshold for an overall FMR of "
-                    f"{result['embedder_fmr']:g} on these images:")
+                    f"{result['embedder_fmr']:g} over this grouping's images:")
         report.table(headers, body)

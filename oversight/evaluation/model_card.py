@@ -217,9 +217,9 @@ def _demographics_section(result: dict[str, Any], base: Path) -> list[str]:
     if tables:
         lines += ["### By embedder", "",
                   "The fused vector joins two embedders. Each is set here to its own threshold "
-                  f"for an overall FMR of {result['embedder_fmr']:g} on these images, so the "
-                  "columns compare how evenly each spreads its false matches (same caveat about "
-                  "repeated people).", ""]
+                  f"for an overall FMR of {result['embedder_fmr']:g} over the grouping's images "
+                  "(all, or the adults), so the rows compare how evenly each spreads its false "
+                  "matches (same caveat about repeated people).", ""]
         for column, (headers, body) in tables.items():
             lines += [f"By {column}:", "", "| " + " | ".join(headers) + " |",
                       "|" + "---|" * len(headers)]
