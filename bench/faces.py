@@ -23,9 +23,11 @@ from PIL import Image
 from oversight.analysis import face_analyzer
 from oversight.config import settings
 from oversight.images import decode_image
+from oversight.models.sface import SFace
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ONE_FACE_PHOTO = SHARED / "labels" / "opencv-samples" / "grace_hopper_matplotlib.jpg"
+SFACE_ONLY = SFace()
 PHOTO_SET = sorted((SHARED / "faces" / "face-api.js" / "examples" / "images").glob("*/*.png"))
 
 
@@ -47,7 +49,7 @@ def oversight_sface(jpeg: bytes) -> int:
     image = decode_image(jpeg)
     faces = analyzer.detect(image)
     for face in faces:
-        analyzer._sface(image.rgb, face.landmarks5)
+        SFACE_ONLY(image.rgb, face.landmarks5)
     return len(faces)
 
 

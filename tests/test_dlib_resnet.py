@@ -26,7 +26,7 @@ def test_onnx_forward_pass_matches_dlib_on_real_faces() -> None:
     for photo in photos:
         image = decode_image(photo.read_bytes())
         for face in analyzer.detect(image)[:1]:
-            shape = analyzer._shape5(image.rgb, face.box)
+            shape = analyzer.shape5(image, face)
             expected = np.asarray(reference.compute_face_descriptor(image.rgb, shape), np.float32)
             expected /= np.linalg.norm(expected)
             np.testing.assert_allclose(ours(image.rgb, shape), expected, atol=1e-5)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import dlib
 import numpy as np
 
 from ..images import DecodedImage
@@ -104,9 +105,23 @@ class FaceAnalyzer:
 
     def embed(self, image: DecodedImage, face: DetectedFace) -> np.ndarray:
         """Fused SFace + dlib ResNet embedding (see embedding.py); unit norm."""
+        return fuse(*self.component_embeddings(image, face))
+
+    def component_embeddings(
+        self, image: DecodedImage, face: DetectedFace
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The unit SFace and dlib ResNet vectors that `embed` fuses (calibration weighs them)."""
         sface = self._sface(image.rgb, face.landmarks5)
-        dlib_vector = self._dlib(image.rgb, self._shape5(image.rgb, face.box))
-        return fuse(sface, dlib_vector)
+        dlib_vector = self._dlib(image.rgb, self.shape5(image, face))
+        return sface, dlib_vector
+
+    def shape5(self, image: DecodedImage, face: DetectedFace) -> dlib.full_object_detection:
+        """dlib's 5-point shape of the face, which places its ResNet and age/gender chips."""
+        return self._shape5(image.rgb, face.box)
+
+    def mesh(self, image: DecodedImage, face: DetectedFace) -> np.ndarray:
+        """The face's 468 FaceMesh points (x, y in image pixels, z), read by `geometry`."""
+        return self._mesh(image.rgb, face.box, face.landmarks5)[0]
 
     def face_detail(
         self, image: DecodedImage, face: DetectedFace, attributes: frozenset[str]
@@ -117,7 +132,7 @@ class FaceAnalyzer:
             "Confidence": face.score * 100.0,
         }
         if attributes & {"Landmarks", "Pose", "EyesOpen", "MouthOpen", "Smile"}:
-            mesh, _ = self._mesh(image.rgb, face.box, face.landmarks5)
+            mesh = self.mesh(image, face)
             if attributes & {"Landmarks", "EyesOpen"}:
                 eyes = self._eyes(image, mesh)
             if "Landmarks" in attributes:
@@ -146,7 +161,7 @@ class FaceAnalyzer:
                 "Sharpness": quality.sharpness(gray),
             }
         if attributes & {"AgeRange", "Gender"}:
-            estimate = self._age_gender(image.rgb, self._shape5(image.rgb, face.box))
+            estimate = self._age_gender(image.rgb, self.shape5(image, face))
             if "AgeRange" in attributes:
                 spread = max(estimate.age_spread, 2.0)
                 detail["AgeRange"] = {

@@ -63,8 +63,9 @@ def embed_folder(root: Path) -> EmbeddedSet:
         face = central_face(faces, image.width, image.height)
         identities.append(path.parent.name)
         names.append(path.stem)
-        sface.append(analyzer._sface(image.rgb, face.landmarks5))
-        dlib_vectors.append(analyzer._dlib(image.rgb, analyzer._shape5(image.rgb, face.box)))
+        sface_vector, dlib_vector = analyzer.component_embeddings(image, face)
+        sface.append(sface_vector)
+        dlib_vectors.append(dlib_vector)
     result = EmbeddedSet(
         np.array(identities), names, np.array(sface), np.array(dlib_vectors), failures
     )

@@ -109,29 +109,29 @@ def _group_table(similarity: np.ndarray, identities: np.ndarray, labels: np.ndar
     return {"at_similarity": per_threshold, "attributes": attributes}
 
 
-def _embedder_similarities(matrix: np.ndarray) -> dict[str, np.ndarray]:
+def _embedder_similarities(matrix: np.ndarray, fused: np.ndarray) -> dict[str, np.ndarray]:
     sface, dlib_vectors = split_fused(matrix)
     return {"SFace": sface @ sface.T, "dlib ResNet": dlib_vectors @ dlib_vectors.T,
-            f"fused (SFace weight {SFACE_WEIGHT:g}, used)": matrix @ matrix.T}
+            f"fused (SFace weight {SFACE_WEIGHT:g}, used)": fused}
 
 
-def _by_embedder(matrix: np.ndarray, identities: np.ndarray,
+def _by_embedder(matrix: np.ndarray, similarity: np.ndarray, identities: np.ndarray,
                  groupings: dict[str, np.ndarray], faced: np.ndarray) -> dict[str, Any]:
     """Group FMRs of each embedder at its own threshold for EMBEDDER_FMR over the impostor
     pairs of the grouping's images (all of them, or the adults only)."""
     rows, cols = np.triu_indices(len(identities), k=1)
     impostor = identities[rows] != identities[cols]
     table: dict[str, Any] = {}
-    for name, similarity in _embedder_similarities(matrix).items():
+    for name, scores in _embedder_similarities(matrix, similarity).items():
         table[name] = {}
         for column, labels in groupings.items():
             if column == "age":
                 continue
             grouped = labels[faced]
             counted = impostor & (grouped[rows] != _LEFT_OUT) & (grouped[cols] != _LEFT_OUT)
-            threshold = float(np.quantile(similarity[rows[counted], cols[counted]],
+            threshold = float(np.quantile(scores[rows[counted], cols[counted]],
                                           1.0 - EMBEDDER_FMR))
-            rates = group_error_rates(similarity, identities, grouped, threshold)
+            rates = group_error_rates(scores, identities, grouped, threshold)
             rates.pop(_LEFT_OUT, None)
             table[name][column] = {"groups": {g: r.fmr.as_dict() for g, r in rates.items()},
                                    "fmr_ratio": fmr_ratio(rates)}
@@ -165,7 +165,7 @@ def evaluate_demographics(csv_file: Path, group_columns: list[str] | None = None
         "by": {name: _group_table(similarity, identities, labels, genders, ages, rows, faced)
                for name, labels in groupings.items()},
         "embedder_fmr": EMBEDDER_FMR,
-        "by_embedder": _by_embedder(matrix, identities, groupings, faced),
+        "by_embedder": _by_embedder(matrix, similarity, identities, groupings, faced),
     }
     report = Report("Demographic differentials", result)
     _describe(report, result)

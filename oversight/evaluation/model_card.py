@@ -19,7 +19,7 @@ from ..analysis import EMBEDDING_MODEL
 from ..analysis.similarity import CALIBRATION_FILE, fmr_for_similarity, similarity_for_decades
 from .demographics import NO_IDENTITY_CAVEAT, embedder_tables
 from .operating import DEFAULT_SIMILARITY
-from .report import percent, rate_cell
+from .report import markdown_table, percent, rate_cell
 
 KINDS = ("verification", "identification", "demographics", "detection")
 # The models behind the face pipeline; each module's first docstring line names it and its licence.
@@ -221,10 +221,7 @@ def _demographics_section(result: dict[str, Any], base: Path) -> list[str]:
                   "(all, or the adults), so the rows compare how evenly each spreads its false "
                   "matches (same caveat about repeated people).", ""]
         for column, (headers, body) in tables.items():
-            lines += [f"By {column}:", "", "| " + " | ".join(headers) + " |",
-                      "|" + "---|" * len(headers)]
-            lines += ["| " + " | ".join(row) + " |" for row in body]
-            lines.append("")
+            lines += [f"By {column}:", "", *markdown_table(headers, body), ""]
     lines.append(f"Measured by: `{result.get('command', '')}`")
     return lines
 

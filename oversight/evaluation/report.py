@@ -28,6 +28,15 @@ class _Figure:
     caption: str
 
 
+def markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A GitHub-flavoured Markdown table, one line per element."""
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
 @dataclass
 class Report:
     title: str
@@ -49,11 +58,7 @@ class Report:
         parts = [f"# {self.title}"]
         for block in self.blocks:
             if isinstance(block, _Table):
-                parts.append("\n".join([
-                    "| " + " | ".join(block.headers) + " |",
-                    "|" + "---|" * len(block.headers),
-                    *("| " + " | ".join(row) + " |" for row in block.rows),
-                ]))
+                parts.append("\n".join(markdown_table(block.headers, block.rows)))
             elif isinstance(block, _Figure):
                 parts.append(f"![{block.caption}]({block.name}.png)\n\n*{block.caption}*")
             else:

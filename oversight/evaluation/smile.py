@@ -39,7 +39,7 @@ def score_pictures(folder: Path) -> SmileScores:
         faces = analyzer.detect(image)
         if not faces:
             continue
-        mesh, _ = analyzer._mesh(image.rgb, faces[0].box, faces[0].landmarks5)
+        mesh = analyzer.mesh(image, faces[0])
         subject, condition = path.name.split(".", 1)
         subjects.append(subject)
         smiling.append(condition == SMILE_CONDITION)
