@@ -406,7 +406,8 @@ def test_stream_processor_started_from_the_console_streams_its_matches(
     through the console's session-authenticated proxy of the SSE endpoint, then stop it."""
     clip = shared_path(CROWD_CLIP)
     face_id = enrol_from_frame("watch", clip, "boy-in-blue", BOY_IN_FIRST_FRAME)
-    with hls_server(clip, tmp_path) as url, webhook_receiver() as hook:
+    # Ten plays (42 s): the processor is still running when the console stops it.
+    with hls_server(clip, tmp_path, plays=10) as url, webhook_receiver() as hook:
         monkeypatch.setenv("OVERSIGHT_ENDPOINT_MAP", f"{CAMERA}={url} {EVENTS}={hook.url}")
         settings.cache_clear()
         governed_call(

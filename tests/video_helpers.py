@@ -152,9 +152,11 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def hls_server(clip: Path, folder: Path, segment_seconds: float = 2.0) -> Iterator[str]:
+def hls_server(clip: Path, folder: Path, segment_seconds: float = 2.0,
+               plays: int = 1) -> Iterator[str]:
     """`clip` cut into MPEG-TS segments with an HLS playlist, served over HTTP on 127.0.0.1
-    (what an NVR or a phone app publishes); yields the playlist's URL."""
+    (what an NVR or a phone app publishes); yields the playlist's URL. The playlist repeats the
+    clip `plays` times, for tests that must stop a stream before it ends by itself."""
     capture = cv2.VideoCapture(str(clip))
     fps = capture.get(cv2.CAP_PROP_FPS)
     frames = []
@@ -164,6 +166,7 @@ def hls_server(clip: Path, folder: Path, segment_seconds: float = 2.0) -> Iterat
     per_segment = max(1, round(fps * segment_seconds))
     playlist = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{int(segment_seconds) + 1}",
                 "#EXT-X-MEDIA-SEQUENCE:0"]
+    segments = []
     height, width = frames[0].shape[:2]
     for number, start in enumerate(range(0, len(frames), per_segment)):
         chunk = frames[start:start + per_segment]
@@ -172,7 +175,9 @@ def hls_server(clip: Path, folder: Path, segment_seconds: float = 2.0) -> Iterat
         for frame in chunk:
             writer.write(frame)
         writer.release()
-        playlist += [f"#EXTINF:{len(chunk) / fps:.3f},", f"segment{number}.ts"]
+        segments += [f"#EXTINF:{len(chunk) / fps:.3f},", f"segment{number}.ts"]
+    for play in range(plays):
+        playlist += [*(["#EXT-X-DISCONTINUITY"] if play else []), *segments]
     (folder / "camera.m3u8").write_text("\n".join([*playlist, "#EXT-X-ENDLIST", ""]))
     with local_http_server(functools.partial(_QuietFiles, directory=str(folder))) as base:
         yield f"{base}/camera.m3u8"
