@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from oversight.governance.audit import AuditLog, AuditLogDamaged, Head, Verdict, record_hash
+from oversight.governance.audit import (
+    GENESIS,
+    AuditLog,
+    AuditLogDamaged,
+    Head,
+    Verdict,
+    parse_anchors,
+    record_hash,
+)
 
 
 def _log_with(count: int, directory: Path) -> AuditLog:
@@ -140,7 +148,7 @@ def test_truncation_with_a_matching_head_is_caught_by_an_external_anchor(tmp_pat
     _write(log, _lines(log)[:3])
     log.head_path.write_text(json.dumps({"seq": 3, "hash": list(log.records())[-1]["hash"]}))
     assert log.verify().ok  # the rewritten HEAD agrees with the shortened log ...
-    verdict = log.verify(anchor)  # ... but not with the head anchored elsewhere
+    verdict = log.verify([anchor])  # ... but not with the head anchored elsewhere
     assert not verdict.ok and "truncated" in verdict.problem
 
 
@@ -151,7 +159,74 @@ def test_rewritten_log_is_caught_by_the_head(tmp_path: Path) -> None:
         forged.append({"kind": "operation", "operation": "DetectFaces", "n": i})
     _write(log, _lines(forged))
     verdict = log.verify()
-    assert not verdict.ok and verdict.bad_line == 3
+    # HEAD is the only anchor: the rewrite is somewhere in 1..3, and verify says no more.
+    assert not verdict.ok and verdict.rewritten == (1, 3) and verdict.bad_line is None
+
+
+def _rechained_from(log: AuditLog, first: int, **changes: object) -> None:
+    """Rewrite record `first` and re-chain every record after it and HEAD, as someone with
+    write access to the data directory could: the log is consistent in itself."""
+    records = list(log.records())
+    for record in records[first - 1:]:
+        if record["seq"] == first:
+            record.update(changes)
+        record["prev"] = records[record["seq"] - 2]["hash"] if record["seq"] > 1 else GENESIS
+        record["hash"] = record_hash(record)
+    _write(log, [json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records])
+    log.head_path.write_text(json.dumps(log.head().to_json() | {"hash": records[-1]["hash"]}))
+
+
+def test_anchored_verify_names_the_first_rewritten_record(tmp_path: Path) -> None:
+    """Issue 12 finding 17: with an anchor, verify named the anchor, not the rewritten record."""
+    log = _log_with(10, tmp_path)
+    export = tmp_path / "export.jsonl"
+    with export.open("wb") as out:
+        log.export(out)
+    anchors = [Head(4, list(log.records())[3]["hash"]), log.head()]
+    _rechained_from(log, 6, purpose="rewritten")
+    assert log.verify().ok  # HEAD was rewritten with the log
+
+    # Two anchors: the rewrite lies after the one that matches, up to the one that does not.
+    verdict = log.verify(anchors)
+    assert not verdict.ok and verdict.rewritten == (5, 10) and verdict.bad_line is None
+    assert "one of 5..10" in verdict.problem
+    # An earlier export anchors every record: verify names record 6 itself.
+    verdict = log.verify(parse_anchors(export.read_text()))
+    assert not verdict.ok and verdict.rewritten == (6, 6) and verdict.bad_line == 6
+    assert "record 6 was rewritten" in verdict.problem
+
+
+def test_anchors_are_read_from_clearsigned_heads_and_exports(tmp_path: Path) -> None:
+    log = _log_with(3, tmp_path)
+    head = json.dumps(log.head().to_json(), indent=2)
+    signed = f"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{head}\n-----BEGIN PGP SIG"
+    assert parse_anchors(signed) == [log.head()]
+    assert [a.seq for a in parse_anchors(log.path.read_text())] == [1, 2, 3]
+    assert parse_anchors('{"seq": 0, "hash": "x"}\nnot json {') == []
+
+
+def test_duplicated_key_fails_verification(tmp_path: Path) -> None:
+    """Issue 12 finding 17: `{"purpose": "FORGED", ..., "purpose": "real"}` hashes like the real
+    record (Python keeps the last value) but other readers show the first."""
+    log = _log_with(1, tmp_path)
+    log.append({"kind": "operation", "operation": "SearchFaces", "purpose": "real"})
+    lines = _lines(log)
+    lines[1] = '{"purpose": "FORGED", ' + lines[1][1:]
+    assert json.loads(lines[1])["purpose"] == "real"  # what the hash covers
+    _write(log, lines)
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 2
+    assert "repeats the key 'purpose'" in verdict.problem
+
+
+def test_reencoded_line_fails_verification(tmp_path: Path) -> None:
+    """Same fields and hash in other bytes (escaped, re-spaced) is not what append wrote."""
+    log = _log_with(3, tmp_path)
+    lines = _lines(log)
+    lines[2] = json.dumps(json.loads(lines[2]), sort_keys=True, indent=1).replace("\n", "") + "\n"
+    _write(log, lines)
+    verdict = log.verify()
+    assert not verdict.ok and verdict.bad_line == 3 and "not the form" in verdict.problem
 
 
 def test_missing_head_is_reported(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import InvalidParameterException
 from ..governance import admin, report_render
-from ..governance.audit import AuditLog, Head
+from ..governance.audit import AuditLog, Head, parse_anchors
 from ..governance.policy import DEFAULT_KEY, Policy, get_policy, list_policies
 from ..governance.report import build_report, parse_bound
 from ..governance.retention import RetentionRule, list_rules, sweep
@@ -98,11 +98,23 @@ def policy_delete(key: str) -> None:
 def audit_verify(
     seq: int = typer.Option(None, min=1, help="Check against this anchored head (with --hash)."),
     hash_: str = typer.Option(None, "--hash", help="The anchored head's hash."),
+    anchors: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False,
+        help="A file of anchored heads (`audit head` output, clearsigned or not) or an earlier "
+        "`audit export`: every record it names must match; names the first rewritten record "
+        "to the resolution it has.",
+    )] = None,
 ) -> None:
     """Walk the chain; exit 1 and name the first bad record if anything was altered."""
     if (seq is None) != (hash_ is None):
         raise typer.BadParameter("give both --seq and --hash, or neither")
-    verdict = AuditLog().verify(Head(seq, hash_) if seq is not None else None)
+    heads = [Head(seq, hash_)] if seq is not None else []
+    if anchors is not None:
+        found = parse_anchors(anchors.read_text(errors="replace"))
+        if not found:
+            raise typer.BadParameter(f"{anchors} holds no anchor ({{\"seq\": N, \"hash\": ...}})")
+        heads += found
+    verdict = AuditLog().verify(heads)
     print_json(verdict.to_json())
     if not verdict.ok:
         raise typer.Exit(code=1)

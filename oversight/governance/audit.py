@@ -16,8 +16,9 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ GENESIS = "0" * 64
 LOG_NAME = "audit.jsonl"
 HEAD_NAME = "HEAD"
 _BLOCK = 4096
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 Record = dict[str, Any]
 
@@ -91,6 +93,9 @@ class Verdict:
     problem: str | None = None
     # 1-based line number of the first record that fails, when one does.
     bad_line: int | None = None
+    # Records (first, last) among which the first rewritten one lies, when anchors show a
+    # re-chained rewrite (first == last when they name it).
+    rewritten: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -100,6 +105,8 @@ class Verdict:
             out["Problem"] = self.problem
         if self.bad_line is not None:
             out["Line"] = self.bad_line
+        if self.rewritten is not None:
+            out["FirstRewritten"] = {"From": self.rewritten[0], "To": self.rewritten[1]}
         return out
 
 
@@ -154,9 +161,7 @@ class AuditLog:
                     record["hash"] = record_hash(record)
                     records.append(record)
                     last = record
-                data = "".join(
-                    json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records
-                ).encode()
+                data = b"".join(_stored_form(r) for r in records)
                 _write_all(fd, data)
                 os.fsync(fd)
                 self._write_head(Head(records[-1]["seq"], records[-1]["hash"]))
@@ -234,39 +239,92 @@ class AuditLog:
             written += 1
         return written
 
-    def verify(self, anchor: Head | None = None) -> Verdict:
-        """Walk the chain; the first broken link names the record. `anchor` defaults to HEAD."""
-        expected_head = anchor or self.head()
-        prev, seq, count = GENESIS, 0, 0
-        hashes: dict[int, str] = {}
+    def verify(self, anchors: Sequence[Head] = ()) -> Verdict:
+        """Walk the chain; the first broken link names the record.
+
+        Each anchor (a head seen elsewhere, or every record of an earlier export) must match the
+        record of its seq, and so must HEAD. A re-chained rewrite is consistent in itself, so
+        only those reveal it, and only to their resolution: the first rewritten record lies
+        after the last anchor that matches and at or before the first that does not (one record
+        apart when verifying against an export).
+        """
+        expected: dict[int, str] = {}
+        for anchor in anchors:
+            if expected.setdefault(anchor.seq, anchor.hash) != anchor.hash:
+                return Verdict(False, 0, Head(0, GENESIS),
+                               f"two anchors give record {anchor.seq} different hashes")
+        head = self.head() if self.head_path.exists() else None
+        prev, seq, matched = GENESIS, 0, [0]
         for number, line in enumerate(self.lines(), start=1):
             problem = _check_line(line, number, prev, seq)
             if problem:
-                return Verdict(False, count, Head(seq, prev), problem, number)
+                return Verdict(False, seq, Head(seq, prev), problem, number)
             record = json.loads(line)
-            prev, seq, count = record["hash"], record["seq"], count + 1
-            hashes[seq] = prev
+            prev, seq = record["hash"], record["seq"]
+            if seq in expected:
+                if expected[seq] != prev:
+                    return _rewritten(Head(seq, prev), matched[-1], seq, "its anchor")
+                matched.append(seq)
+            if head is not None and seq == head.seq and head.hash != prev:
+                earlier = max(s for s in matched if s < seq)
+                return _rewritten(Head(seq, prev), earlier, seq, "HEAD")
         last = Head(seq, prev)
-        if anchor is None and count and not self.head_path.exists():
+        if not anchors and seq and head is None:
             return Verdict(
-                False, count, last, f"{self.head_path} is missing: the log cannot be checked "
+                False, seq, last, f"{self.head_path} is missing: the log cannot be checked "
                 "for truncation; verify against an anchored head (--seq/--hash)", None,
             )
-        if expected_head.seq > seq:
+        furthest = max([*expected, head.seq if head else 0])
+        if furthest > seq:
             return Verdict(
-                False, count, last,
-                f"log truncated: it ends at record {seq} but the head names record "
-                f"{expected_head.seq}; records {seq + 1}..{expected_head.seq} are missing",
-                count + 1,
+                False, seq, last,
+                f"log truncated: it ends at record {seq} but "
+                f"{'HEAD' if head and head.seq == furthest else 'an anchor'} names record "
+                f"{furthest}; records {seq + 1}..{furthest} are missing",
+                seq + 1,
             )
-        if expected_head.seq and hashes.get(expected_head.seq) != expected_head.hash:
-            return Verdict(
-                False, count, last,
-                f"record {expected_head.seq} does not match the head's hash: the log was "
-                "rewritten from that record back",
-                expected_head.seq,
-            )
-        return Verdict(True, count, last)
+        return Verdict(True, seq, last)
+
+
+def _rewritten(last: Head, matched: int, bad: int, reference: str) -> Verdict:
+    """The verdict when record `bad` differs from `reference` and record `matched` (0: none)
+    was the last one found equal to its anchor. In a valid chain record N is on line N."""
+    if matched == bad - 1:
+        return Verdict(
+            False, bad, last,
+            f"record {bad} was rewritten: it does not match {reference}"
+            + (f", and record {matched} before it matches its anchor" if matched else ""),
+            bad, (bad, bad),
+        )
+    return Verdict(
+        False, bad, last,
+        f"the log was rewritten: record {bad} does not match {reference} and "
+        + (f"record {matched} matches its anchor, so" if matched else
+           "no earlier record was anchored, so")
+        + f" the first rewritten record is one of {matched + 1}..{bad} (anchor more often, "
+        "or verify against an earlier export, to name it)",
+        None, (matched + 1, bad),
+    )
+
+
+def parse_anchors(text: str) -> list[Head]:
+    """Every anchor in `text`: the `oversight audit head` objects it holds (also inside a
+    clearsigned file) and every record of an exported log, each as (seq, hash)."""
+    decoder = json.JSONDecoder()
+    anchors, end = [], 0
+    for start in re.finditer(r"^[ \t]*\{", text, re.MULTILINE):
+        if start.start() < end:
+            continue  # inside an object already read
+        try:
+            found, end = decoder.raw_decode(text, start.end() - 1)
+        except ValueError:
+            continue
+        if (
+            isinstance(found, dict) and type(found.get("seq")) is int and found["seq"] > 0
+            and isinstance(found.get("hash"), str) and _HASH.fullmatch(found["hash"])
+        ):
+            anchors.append(Head(found["seq"], found["hash"]))
+    return anchors
 
 
 def record_time(record: Any) -> datetime | None:
@@ -292,16 +350,38 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> Record:
+    """An object with each key once: with a key twice, readers disagree on its value (Python
+    keeps the last, others the first), so a forged value could hide behind the hashed one."""
+    record: Record = {}
+    for key, value in pairs:
+        if key in record:
+            raise _DuplicateKey(key)
+        record[key] = value
+    return record
+
+
 def _parse(line: bytes, number: int) -> Record:
     try:
-        record = json.loads(line.decode("utf-8"))
+        record = json.loads(line.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise ValueError(f"line {number} is not UTF-8 text") from exc
+    except _DuplicateKey as exc:
+        raise ValueError(f"line {number} repeats the key {str(exc)[:80]!r}") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"line {number} is not JSON: {exc.msg}") from exc
     if not isinstance(record, dict):
         raise ValueError(f"line {number} is not a JSON object")
     return record
+
+
+def _stored_form(record: Record) -> bytes:
+    """The exact bytes `append` writes for `record` (one line)."""
+    return (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
 def _check_line(line: bytes, number: int, prev: str, seq: int) -> str | None:
@@ -314,6 +394,10 @@ def _check_line(line: bytes, number: int, prev: str, seq: int) -> str | None:
         return str(exc)
     if record.get("hash") != record_hash(record):
         return f"line {number} (record {record.get('seq')}) was edited: its hash does not match"
+    if line != _stored_form(record):
+        # Same hash, other bytes (escapes, spacing, key order): not what append wrote.
+        return (f"line {number} (record {record.get('seq')}) was edited: its fields hash "
+                "correctly but the line is not the form Oversight writes")
     if record.get("prev") != prev:
         return (
             f"line {number} (record {record.get('seq')}) does not follow record {seq}: a record "
