@@ -189,6 +189,26 @@ def test_login_refused_with_a_wrong_secret(console: Console) -> None:
         assert console.client.get("/console/", follow_redirects=False).status_code == 303
 
 
+def test_redirects_and_links_never_name_the_host_header(console: Console) -> None:
+    """Issue 12 finding 15: `Host: evil.example` must not choose where a redirect or link goes."""
+    console.client.headers["Host"] = "evil.example"
+    answers = [
+        console.client.get("/console/login", follow_redirects=False),
+        console.client.get("/console", follow_redirects=False),
+        console.client.get("/console/collections", follow_redirects=False),
+        console.login(),
+        console.client.get("/console/login", follow_redirects=False),
+        console.client.get("/console/collections/", follow_redirects=False),
+        console.post("/console/purpose", {"purpose": PURPOSE}, follow_redirects=False),
+        console.post("/console/logout", {}, follow_redirects=False),
+    ]
+    locations = [a.headers["location"] for a in answers if "location" in a.headers]
+    assert len(locations) == 6, [(a.status_code, a.headers.get("location")) for a in answers]
+    assert all(loc.startswith("/console") for loc in locations), locations
+    assert all("evil.example" not in a.text for a in answers)
+    assert 'action="/console/login"' in answers[0].text
+
+
 def test_a_revoked_key_cannot_log_in_or_keep_its_session(logged_in: Console) -> None:
     assert logged_in.client.get("/console/collections").status_code == 200
     logged_in.keys.revoke(logged_in.key_id)

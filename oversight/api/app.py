@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..config import Settings, settings
-from ..console import console_mount
+from ..console import console_routes
 from ..errors import (
     InternalServerError,
     RekognitionError,
@@ -283,13 +283,13 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
         await anyio.to_thread.run_sync(stop_retention)
         await anyio.to_thread.run_sync(stop_video_services)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", rekognition, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/stream-processors/{name}/events", stream_processor_events, methods=["GET"]),
-            console_mount((config or settings()).data_dir),
+            *console_routes((config or settings()).data_dir),
         ],
         exception_handlers={  # type: ignore[dict-item]
             404: not_found,
@@ -298,4 +298,7 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
         },
         lifespan=lifespan,
     )
+    # Trailing-slash redirects would be absolute URLs naming whatever host the client sent.
+    app.router.redirect_slashes = False
+    return app
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from starlette.datastructures import FormData
+from starlette.datastructures import URL, FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -34,6 +34,21 @@ TEMPLATES = Jinja2Templates(
     )
 )
 TEMPLATES.env.filters["pretty"] = lambda value: json.dumps(value, indent=2, default=str)
+
+
+def path_for(request: Request, route: str, /, **params: Any) -> URL:
+    """A route's path, never an absolute URL: the Host header is the client's to choose, so
+    links and redirects built from it could send a user (and their session) elsewhere."""
+    return URL(request.url_for(route, **params).path)
+
+
+@jinja2.pass_context
+def _template_path_for(context: dict[str, Any], route: str, /, **params: Any) -> URL:
+    return path_for(context["request"], route, **params)
+
+
+# Templates call url_for(...); Starlette's own would make absolute URLs from the Host header.
+TEMPLATES.env.globals["url_for"] = _template_path_for
 
 # Form fields other than the image are small; a page never has more than a few dozen.
 _MAX_FIELDS = 200
@@ -79,8 +94,8 @@ def render(
     return response
 
 
-def redirect(request: Request, name: str, **params: str) -> Response:
-    return RedirectResponse(request.url_for(name, **params), status_code=303)
+def redirect(request: Request, route: str, /, **params: str) -> Response:
+    return RedirectResponse(path_for(request, route, **params), status_code=303)
 
 
 async def read_form(request: Request) -> FormData:

@@ -36,6 +36,7 @@ from .pages import (
     form_text,
     page,
     parse_purpose,
+    path_for,
     read_form,
     redirect,
     render,
@@ -222,7 +223,7 @@ async def delete_faces(request: Request, user: ConsoleUser) -> Response:
         user,
         operation="DeleteFaces",
         response=response,
-        back=request.url_for("console:faces", collection_id=collection_id),
+        back=path_for(request, "console:faces", collection_id=collection_id),
     )
 
 
@@ -319,7 +320,7 @@ async def _start_or_stop(request: Request, user: ConsoleUser, operation: str) ->
         user,
         operation=operation,
         response=response,
-        back=request.url_for("console:stream", name=name),
+        back=path_for(request, "console:stream", name=name),
     )
 
 
