@@ -105,10 +105,21 @@ def test_purpose_required() -> None:
         assert "X-Oversight-Purpose" in _refused({}, "DetectFaces", ctx).message
 
 
-def test_overlong_purpose_is_a_parameter_error() -> None:
-    ctx = RequestContext(account_id="1", access_key_id=KEY, purpose="x" * 10_000)
+@pytest.mark.parametrize(
+    "purpose",
+    ["x" * 513, "case 7\nFORGED", "case\t7", "\x1b[31mcase", "caf\u00e9", "c\u0430se 7", "\x7f"],
+)
+def test_purpose_must_be_printable_ascii_of_at_most_512(purpose: str) -> None:
+    """Issue 12 finding 14: control and non-ASCII characters are refused, as documented."""
+    ctx = RequestContext(account_id="1", access_key_id=KEY, purpose=purpose)
     with pytest.raises(InvalidParameterException):
         gate.admit(ctx, "DetectFaces", {})
+
+
+def test_printable_ascii_purposes_are_accepted() -> None:
+    for purpose in ("x" * 512, "case 2026-17: ~!@#$%^&*()_+{}|<>?", " "):
+        gate.admit(RequestContext(account_id="1", access_key_id=KEY, purpose=purpose),
+                   "DetectFaces", {})
 
 
 def test_default_policy_applies_to_keys_without_their_own() -> None:

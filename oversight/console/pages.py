@@ -22,7 +22,7 @@ from ..errors import (
     InvalidParameterException,
     RekognitionError,
 )
-from ..governance.gate import MAX_PURPOSE_CHARS
+from ..governance.purpose import check_purpose
 from ..images import MAX_INLINE_BYTES
 from .calls import server_state
 from .session import ConsoleUser, csrf_ok, csrf_token, current_user, session_purpose
@@ -131,13 +131,7 @@ def form_text(form: FormData, name: str) -> str:
 
 def parse_purpose(text: str) -> str | None:
     """A stated purpose as the gate receives it from X-Oversight-Purpose (None when blank)."""
-    if not text:
-        return None
-    if len(text) > MAX_PURPOSE_CHARS or not text.isprintable():
-        raise InvalidParameterException(
-            f"The purpose must be printable text of at most {MAX_PURPOSE_CHARS} characters."
-        )
-    return text
+    return check_purpose(text) if text else None
 
 
 def required_purpose(form: FormData) -> str:

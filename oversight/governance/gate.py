@@ -14,31 +14,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import (
-    InternalServerError,
-    InvalidParameterException,
-    RekognitionError,
-    ResourceNotFoundException,
-)
+from ..errors import InternalServerError, RekognitionError, ResourceNotFoundException
 from ..operations.context import RequestContext
 from ..store import get_engine
 from ..video.processors import ProcessorStore
 from . import audit
 from .policy import DEFAULT_KEY, PolicyRefusal, get_policy
+from .purpose import check_purpose
 from .ratelimit import RateLimited, limiter
 from .receipts import watch_deletions
 from .records import BIOMETRIC_OPERATIONS, base_fields, operation_fields
 
-MAX_PURPOSE_CHARS = 512
-
 
 def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
     """Raise AccessDeniedException or ThrottlingException when the key's policy forbids this."""
-    if ctx.purpose is not None and len(ctx.purpose) > MAX_PURPOSE_CHARS:
-        raise InvalidParameterException(
-            f"X-Oversight-Purpose is {len(ctx.purpose)} characters; at most "
-            f"{MAX_PURPOSE_CHARS} are allowed"
-        )
+    check_purpose(ctx.purpose)
     watch_deletions()
     policy = get_policy(ctx.access_key_id)
     if policy is None:
