@@ -217,3 +217,32 @@ def test_corrupted_photos_are_answered(
     _assert_answered(
         _send(api_server, http, f"RekognitionService.{target}", json.dumps(body).encode())
     )
+
+
+# Issue 12 finding 13: inputs that once answered 500.
+@pytest.mark.parametrize("name", sorted(service_model().operation_names))
+def test_lone_surrogates_are_serialization_errors(
+    api_server: ApiServer, http: httpx.Client, name: str
+) -> None:
+    for body in (rb'{"\ud800":1}', rb'{"\udfff":"\ud800"}'):
+        answer = _send(api_server, http, f"RekognitionService.{name}", body)
+        _assert_answered(answer)
+        assert answer.status_code == 400, answer.text[:300]
+
+
+def test_an_overflowing_next_token_is_an_invalid_token(
+    api_server: ApiServer, http: httpx.Client
+) -> None:
+    collection = "fuzz-token-overflow"
+    _send(api_server, http, "RekognitionService.CreateCollection",
+          json.dumps({"CollectionId": collection}).encode())
+    for kind in ("faces", "users", "collections"):
+        token = base64.urlsafe_b64encode(f"{kind}:99999999999999999999999".encode()).decode()
+        for target in ("ListFaces", "ListUsers", "ListCollections"):
+            body = {"NextToken": token}
+            if target != "ListCollections":
+                body["CollectionId"] = collection
+            answer = _send(api_server, http, f"RekognitionService.{target}",
+                           json.dumps(body).encode())
+            _assert_answered(answer)
+            assert answer.json()["__type"] == "InvalidPaginationTokenException", answer.text

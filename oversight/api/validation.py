@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -39,16 +40,40 @@ def _reject_constant(name: str) -> float:
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
-    """The JSON object in `body`; an empty body is an empty request, as AWS treats it."""
+    """The JSON object in `body` (UTF-8); an empty body is an empty request, as AWS treats it."""
     if not body.strip():
         return {}
     try:
-        parsed = json.loads(body, parse_constant=_reject_constant)
+        # Decoded strictly here: json.loads(bytes) would let UTF-8-encoded surrogates through.
+        text = body.decode()
+        parsed = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise SerializationException(f"Request body is not valid JSON: {exc}") from exc
+        raise SerializationException(f"Request body is not valid UTF-8 JSON: {exc}") from exc
     if not isinstance(parsed, dict):
         raise SerializationException("Request body must be a JSON object.")
+    # A \uD800-\uDFFF escape that is not half of a pair is no character: nothing downstream
+    # (responses, the audit log, the store) could encode it.
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(parsed):
+        raise SerializationException("Request body holds an unpaired \\uD800-\\uDFFF escape.")
     return parsed
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(value: object) -> bool:
+    """Whether every string (key or value) in the parsed JSON `value` is valid Unicode."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(item) for item in value)
+    return True
 
 
 @cache

@@ -25,6 +25,7 @@ def decode_token(kind: str, token: str | None) -> int:
         value = int(after)
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise InvalidPaginationTokenException("Invalid pagination token") from exc
-    if token_kind != kind or value < 0:
+    # Keys are signed 64-bit integers in every store; a larger number would overflow the query.
+    if token_kind != kind or not 0 <= value < 2**63:
         raise InvalidPaginationTokenException("Invalid pagination token")
     return value
