@@ -1,7 +1,8 @@
 """The real server for API tests: `oversight serve` on a free port, shared by the whole session.
 
 Fixtures (registered in tests/conftest.py, usable from any test module):
-- `api_server`: the running server (`url`, `data_dir`, the first-start key, `env` for CLI calls).
+- `api_server`: the running server (`url`, `data_dir`, the first-start key, `env` for CLI calls),
+  reading S3 objects (videos, images) from an S3-compatible endpoint at `s3_url` (moto's server).
 - `rekognition`: a boto3 Rekognition client signed with that key.
 
 Helpers: `client(server, key_id, secret)` for other keys, `aws(server, *args)` runs the AWS CLI,
@@ -38,6 +39,8 @@ class ApiServer:
     access_key_id: str
     secret_access_key: str
     log_path: Path
+    # The S3-compatible endpoint the server reads Video/Image.S3Object from ("" when none).
+    s3_url: str = ""
 
     @property
     def env(self) -> dict[str, str]:
@@ -94,6 +97,7 @@ def start_server(
         access_key_id=credentials["default"]["aws_access_key_id"],
         secret_access_key=credentials["default"]["aws_secret_access_key"],
         log_path=log_path,
+        s3_url=env.get("OVERSIGHT_VIDEO_S3_ENDPOINT_URL", ""),
     )
     return server, process
 
@@ -117,9 +121,18 @@ def running_server(root: Path, extra_env: dict[str, str] | None = None) -> Itera
         stop_server(process)
 
 
+def s3_env(endpoint: str) -> dict[str, str]:
+    """Server environment that reads S3 objects from `endpoint` (moto accepts any key)."""
+    return {"OVERSIGHT_VIDEO_S3_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
 @pytest.fixture(scope="session")
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    with running_server(tmp_path_factory.mktemp("api-server")) as server:
+    from tests.video_helpers import s3_endpoint
+
+    with s3_endpoint() as s3, running_server(tmp_path_factory.mktemp("api-server"),
+                                             s3_env(s3)) as server:
         yield server
 
 

@@ -24,7 +24,7 @@ from oversight.errors import (
 )
 from oversight.operations.context import RequestContext
 from oversight.operations.video import job_runner, stop_video_services, submit_job
-from tests.api_server import client, running_server
+from tests.api_server import ApiServer, client, running_server, s3_env
 from tests.conftest import shared_path
 from tests.video_helpers import (
     BOY_IN_FIRST_FRAME,
@@ -175,8 +175,7 @@ def test_s3_video_job_survives_a_killed_server(tmp_path: Path) -> None:
     with s3_endpoint() as endpoint, webhook_receiver() as hook:
         upload(endpoint, "videos", "crowd.mp4", clip)
         env = {
-            "OVERSIGHT_VIDEO_S3_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            **s3_env(endpoint),
             "OVERSIGHT_VIDEO_SAMPLE_FPS": "10",
             "OVERSIGHT_ENDPOINT_MAP": f"{topic}={hook.url}",
         }
@@ -210,6 +209,29 @@ def test_s3_video_job_survives_a_killed_server(tmp_path: Path) -> None:
             messages = hook.wait_for(1, 10)
     assert [(m["JobId"], m["Status"], m["API"]) for m in messages] == [
         (job_id, "SUCCEEDED", "FaceDetection")]
+
+
+def _s3_clip(server: ApiServer, relative: str) -> dict[str, str]:
+    """The shared clip uploaded to the session server's S3 endpoint, as a Video.S3Object."""
+    upload(server.s3_url, "videos", relative, shared_path(relative))
+    return {"Bucket": "videos", "Name": relative}
+
+
+@pytest.mark.parametrize("kind, member", [("label_detection", "Labels"),
+                                          ("person_tracking", "Persons")])
+def test_boto3_label_detection_and_person_tracking_succeed(
+    api_server: ApiServer, rekognition: Any, kind: str, member: str,
+) -> None:
+    # Their results once held numpy float32s, which the job store could not save (issue 13.1).
+    video = {"S3Object": _s3_clip(api_server, "video/face-api-js-faces.mp4")}
+    job_id = getattr(rekognition, f"start_{kind}")(Video=video)["JobId"]
+    get = getattr(rekognition, f"get_{kind}")
+    deadline = time.monotonic() + 180
+    while (done := get(JobId=job_id))["JobStatus"] == "IN_PROGRESS":
+        assert time.monotonic() < deadline, "the job is stuck IN_PROGRESS"
+        time.sleep(0.5)
+    assert done["JobStatus"] == "SUCCEEDED", done.get("StatusMessage")
+    assert done[member], f"no {member} in the clip of five people"
 
 
 def test_cli_prints_the_get_response_with_progress_on_stderr(isolated_data_dir: Path) -> None:

@@ -99,6 +99,29 @@ def test_runner_resumes_a_job_whose_worker_process_is_gone(store_url: str) -> No
     assert seen[job.job_id] == 2  # (on PostgreSQL other tests' unclaimed jobs run too)
 
 
+def test_results_that_cannot_be_saved_fail_the_job_at_once_saying_so(
+    store_url: str,  # noqa: F811
+) -> None:
+    jobs = JobStore(get_engine(store_url))
+    job, _ = jobs.create("111111111111", "StartLabelDetection", {"Video": {}}, SOURCE)
+
+    def execute(claimed: Job, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {"FrameRate": 25.0}, {"Labels": [{"Timestamp": 0, "Label": object()}]}
+
+    runner = JobRunner(jobs, execute, workers=1, lease_seconds=3600)
+    try:
+        runner.submit(job.job_id)
+        deadline = time.monotonic() + 30
+        while jobs.get("111111111111", job.job_id).status == IN_PROGRESS:
+            assert time.monotonic() < deadline, "the job stayed IN_PROGRESS (issue 13.1)"
+            time.sleep(0.05)
+    finally:
+        runner.shutdown()
+    failed = jobs.get("111111111111", job.job_id)
+    assert failed.status == FAILED and failed.attempts == 1
+    assert "saving its results" in (failed.status_message or "")
+
+
 def test_stream_processor_store(store_url: str) -> None:  # noqa: F811
     processors = ProcessorStore(get_engine(store_url))
     created = processors.create("111111111111", "door", {"RoleArn": "r"}, "AKIA1", "case 7")

@@ -115,9 +115,10 @@ def detect_objects(rgb: np.ndarray, min_score: float) -> list[DetectedObject]:
                 or (bottom > 1 - _EDGE and y + side < height)
             ):
                 continue
-            box = (x + left * crop_w, y + top * crop_h, (right - left) * crop_w,
-                   (bottom - top) * crop_h)
-            found.append(DetectedObject(name, score, box))
+            # Plain floats: the boxes end up in JSON (API answers, stored video results).
+            box = (float(x + left * crop_w), float(y + top * crop_h),
+                   float((right - left) * crop_w), float((bottom - top) * crop_h))
+            found.append(DetectedObject(name, float(score), box))
     kept: list[DetectedObject] = []
     for name in {f.name for f in found}:
         same = [f for f in found if f.name == name]

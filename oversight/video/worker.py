@@ -124,17 +124,22 @@ class JobRunner:
 
     # -- running -------------------------------------------------------------------------------
     def _run(self, job_id: str, stale_before: datetime | None) -> None:
+        job: Job | None = None
         try:
             job = self.store.claim(job_id, self.owner_id, stale_before)
             if job is None:
                 return
             if job.attempts > MAX_ATTEMPTS:
-                self._finish(job, FAILED, f"Gave up after {MAX_ATTEMPTS} attempts: the server "
-                             "stopped while analysing this video each time")
+                self._finish(job, FAILED, f"Gave up after {MAX_ATTEMPTS} attempts: each one "
+                             "ended without a result (server stopped or worker lost its lease)")
                 return
             self._run_claimed(job)
         except Exception:
             log.exception("video job %s could not be run", job_id)
+            if job is not None:
+                # Leaving it IN_PROGRESS would make clients wait for a lease to expire and
+                # then retry an analysis that fails the same way.
+                self._fail_after_error(job)
         finally:
             with self._lock:
                 self._queued.discard(job_id)
@@ -167,6 +172,13 @@ class JobRunner:
             self._finish(job, FAILED, "Internal error while analysing the video")
             return
         self._finish(job, SUCCEEDED, None, metadata, results)
+
+    def _fail_after_error(self, job: Job) -> None:
+        try:
+            self._finish(job, FAILED, "Internal error while analysing the video or saving its "
+                         f"results (job {job.job_id}); the server log has the details")
+        except Exception:
+            log.exception("video job %s could not be marked FAILED", job.job_id)
 
     def _finish(self, job: Job, status: str, message: str | None,
                 metadata: dict[str, Any] | None = None,
