@@ -113,7 +113,10 @@ def _response_json(page: str) -> dict[str, Any]:
 
 
 def _audit(operation: str | None = None) -> list[dict[str, Any]]:
-    return [r for r in AuditLog().records() if operation is None or r.get("operation") == operation]
+    return [
+        r for r in AuditLog().records()
+        if r["kind"] == "operation" and operation in (None, r.get("operation"))
+    ]
 
 
 def _index(collection_id: str, image: bytes, person: str) -> str:

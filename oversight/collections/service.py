@@ -1,14 +1,14 @@
 """The collections domain in one object: store + vector indexes, account-scoped.
 
 Operations call this; it knows nothing of images, HTTP or audit. Every face deletion in the
-system goes through `delete_faces` (DeleteFaces, retention sweeps, DeleteUser never deletes
-faces), and every registered deletion hook sees it after it committed.
+system goes through `delete_faces` or `delete_collection` (DeleteFaces, retention sweeps;
+DeleteUser never deletes faces), and every registered deletion hook sees it inside the deleting
+transaction: a hook that fails undoes the deletion.
 """
 
 from __future__ import annotations
 
 import atexit
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,22 +26,31 @@ from .records import Collection, Deletion, FaceMatch, NewFace, StoredFace
 from .store import CollectionStore
 from .user_store import UserStore
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class DeletionEvent:
-    """What a deletion hook receives: faces that are gone from the store and the index."""
+    """What a deletion hook receives: faces about to be gone from the store and the index."""
 
     account_id: str
     collection_id: str
     faces: list[StoredFace]
     reason: str
     deleted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # True when the whole collection went (DeleteCollection); `faces` is then empty and
+    # True when the whole collection goes (DeleteCollection); `faces` is then empty and
     # `face_count` says how many faces it held.
     collection_deleted: bool = False
     face_count: int = 0
+    # Who asked, when a request did (a retention sweep names itself in `request_id` only).
+    access_key_id: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The access key and request behind a deletion, for its receipt."""
+
+    access_key_id: str | None = None
+    request_id: str | None = None
 
 
 DeletionHook = Callable[[DeletionEvent], None]
@@ -56,16 +65,13 @@ class CollectionService:
 
     # -- hooks ---------------------------------------------------------------------------------
     def on_deletion(self, hook: DeletionHook) -> None:
-        """Call `hook` after every committed face deletion (receipts, audit)."""
+        """Call `hook` inside every face deletion's transaction, before it commits (receipts):
+        a hook that raises undoes the deletion, so no deletion goes without its receipt."""
         self._deletion_hooks.append(hook)
 
     def _notify(self, event: DeletionEvent) -> None:
         for hook in self._deletion_hooks:
-            # The deletion has committed: a failing hook must not make it look undone.
-            try:
-                hook(event)
-            except Exception:
-                log.exception("deletion hook %r failed", hook)
+            hook(event)
 
     # -- collections ---------------------------------------------------------------------------
     def create_collection(
@@ -76,22 +82,21 @@ class CollectionService:
     def collection(self, account_id: str, collection_id: str) -> Collection:
         return self.store.get_collection(account_id, collection_id)
 
-    def delete_collection(self, account_id: str, collection_id: str, reason: str) -> None:
+    def delete_collection(
+        self, account_id: str, collection_id: str, reason: str, by: Requester | None = None
+    ) -> None:
         collection = self.store.get_collection(account_id, collection_id)
-        face_count, _ = self.store.counts(collection)
+        by = by or Requester()
+
+        def receipt(_: Collection, face_count: int) -> None:
+            self._notify(DeletionEvent(
+                account_id, collection_id, [], reason, collection_deleted=True,
+                face_count=face_count, access_key_id=by.access_key_id, request_id=by.request_id,
+            ))
+
         with self.indexes.writing(collection):
-            self.store.delete_collection(account_id, collection_id)
+            self.store.delete_collection(account_id, collection_id, receipt)
             self.indexes.drop(collection)
-        self._notify(
-            DeletionEvent(
-                account_id,
-                collection_id,
-                [],
-                reason,
-                collection_deleted=True,
-                face_count=face_count,
-            )
-        )
 
     # -- faces ---------------------------------------------------------------------------------
     def add_faces(self, collection: Collection, faces: Sequence[NewFace]) -> list[StoredFace]:
@@ -111,15 +116,24 @@ class CollectionService:
         face_ids: Sequence[str],
         reason: str,
         force: bool = False,
+        by: Requester | None = None,
     ) -> Deletion:
         """Delete faces by FaceId: the one path every face deletion takes.
 
         Faces associated to a user are kept (Rekognition's rule) unless `force` (retention:
-        an expired face goes whoever it belongs to). `reason` reaches the deletion hooks.
+        an expired face goes whoever it belongs to). `reason` and `by` reach the deletion hooks.
         """
         collection = self.store.get_collection(account_id, collection_id)
+        by = by or Requester()
+
+        def receipt(deleted: list[StoredFace]) -> None:
+            self._notify(DeletionEvent(
+                account_id, collection_id, deleted, reason,
+                access_key_id=by.access_key_id, request_id=by.request_id,
+            ))
+
         with self.indexes.writing(collection) as index:
-            deleted, kept, revision = self.store.delete_faces(collection, face_ids, force)
+            deleted, kept, revision = self.store.delete_faces(collection, face_ids, force, receipt)
             index.committed(revision, removed=np.array([f.seq for f in deleted], np.int64))
         found = {face.face_id for face in deleted + kept}
         refused: dict[str, tuple[str | None, list[str]]] = {
@@ -127,10 +141,7 @@ class CollectionService:
         }
         for face in kept:
             refused[face.face_id] = (face.user_id, ["ASSOCIATED_TO_AN_EXISTING_USER"])
-        outcome = Deletion(deleted=deleted, kept=refused)
-        if deleted:
-            self._notify(DeletionEvent(account_id, collection_id, deleted, reason))
-        return outcome
+        return Deletion(deleted=deleted, kept=refused)
 
     def search(
         self,

@@ -8,7 +8,7 @@ which both serialises writers on that collection and tells vector indexes they a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -128,18 +128,34 @@ class CollectionStore:
             rows = conn.execute(select(tables.collections).order_by(tables.collections.c.pk))
             return [_collection(row) for row in rows]
 
-    def delete_collection(self, account_id: str, collection_id: str) -> Collection:
+    def delete_collection(
+        self,
+        account_id: str,
+        collection_id: str,
+        before_commit: Callable[[Collection, int], None] | None = None,
+    ) -> Collection:
+        """Delete a collection with its faces, users and tags. `before_commit(collection, faces
+        it held)` runs inside the transaction; when it raises, nothing is deleted."""
+        where = (
+            tables.collections.c.account_id == account_id,
+            tables.collections.c.collection_id == collection_id,
+        )
         with self.engine.begin() as conn:
+            # The revision bump comes first: it takes the write lock before the count is read.
             row = conn.execute(
-                delete(tables.collections)
-                .where(
-                    tables.collections.c.account_id == account_id,
-                    tables.collections.c.collection_id == collection_id,
-                )
+                update(tables.collections)
+                .where(*where)
+                .values(revision=tables.collections.c.revision + 1)
                 .returning(*tables.collections.c)
             ).first()
-        if row is None:
-            raise _missing_collection(collection_id)
+            if row is None:
+                raise _missing_collection(collection_id)
+            face_count = conn.execute(
+                select(func.count()).where(tables.faces.c.collection_pk == row.pk)
+            ).scalar_one()
+            conn.execute(delete(tables.collections).where(tables.collections.c.pk == row.pk))
+            if before_commit is not None:
+                before_commit(_collection(row), face_count)
         return _collection(row)
 
     def counts(self, collection: Collection) -> tuple[int, int]:
@@ -210,9 +226,14 @@ class CollectionStore:
         return stored, revision
 
     def delete_faces(
-        self, collection: Collection, face_ids: Iterable[str], force: bool
+        self,
+        collection: Collection,
+        face_ids: Iterable[str],
+        force: bool,
+        before_commit: Callable[[list[StoredFace]], None] | None = None,
     ) -> tuple[list[StoredFace], list[StoredFace], int]:
-        """Delete faces by FaceId; faces of a user stay unless `force`.
+        """Delete faces by FaceId; faces of a user stay unless `force`. `before_commit(deleted)`
+        runs inside the transaction when any face goes; when it raises, none does.
 
         Returns (deleted, kept because of their user, revision after the change).
         """
@@ -236,6 +257,8 @@ class CollectionStore:
                         tables.faces.c.seq.in_([face.seq for face in deleted])
                     )
                 )
+                if before_commit is not None:
+                    before_commit(deleted)
         return deleted, kept, revision
 
     def faces_by_seq(self, collection: Collection, seqs: Sequence[int]) -> dict[int, StoredFace]:

@@ -6,7 +6,8 @@
 
 `record` is called for every outcome (response or error). `admit` writes the audit record of its
 own refusals before raising, so `record` skips them and a caller that forgets to call `record`
-after a refusal still leaves the refusal in the log.
+after a refusal still leaves the refusal in the log. Before a state-changing operation runs,
+`admit` writes its intent record: if the log cannot be written the operation never starts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from .policy import DEFAULT_KEY, PolicyRefusal, get_policy
 from .purpose import check_purpose
 from .ratelimit import RateLimited, limiter
 from .receipts import watch_deletions
-from .records import BIOMETRIC_OPERATIONS, base_fields, operation_fields
+from .records import (
+    RECORDED_OPERATIONS,
+    STATE_CHANGING_OPERATIONS,
+    base_fields,
+    intent_fields,
+    operation_fields,
+)
 
 
 def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
@@ -31,17 +38,20 @@ def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
     check_purpose(ctx.purpose)
     watch_deletions()
     policy = get_policy(ctx.access_key_id)
-    if policy is None:
-        return
-    try:
-        policy.check(operation, _with_stored_settings(ctx, operation, request), ctx.purpose)
-        if policy.rate_limit_per_minute is not None:
-            limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
-    except (PolicyRefusal, RateLimited) as refusal:
-        audit.write(operation_fields(ctx, operation, request, None, refusal))
-        # Marks the error so that `record` does not log the same refusal twice.
-        refusal.recorded = True  # type: ignore[attr-defined]
-        raise
+    if policy is not None:
+        try:
+            policy.check(operation, _with_stored_settings(ctx, operation, request), ctx.purpose)
+            if policy.rate_limit_per_minute is not None:
+                limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
+        except (PolicyRefusal, RateLimited) as refusal:
+            audit.write(operation_fields(ctx, operation, request, None, refusal))
+            # Marks the error so that `record` does not log the same refusal twice.
+            refusal.recorded = True  # type: ignore[attr-defined]
+            raise
+    if operation in STATE_CHANGING_OPERATIONS:
+        # Fail closed: when this record cannot be written (InternalServerError) nothing has
+        # changed yet, and nothing will.
+        audit.write(intent_fields(ctx, operation, request))
 
 
 def _with_stored_settings(
@@ -65,12 +75,13 @@ def record(
     response: dict[str, Any] | None,
     error: RekognitionError | None,
 ) -> None:
-    """Append the audit record of a finished biometric operation, durably.
+    """Append the audit record of a finished biometric or state-changing operation, durably.
 
     Raises InternalServerError when the record cannot be written: a face operation whose use
-    cannot be recorded must not hand its result out.
+    cannot be recorded must not hand its result out. (A change made before this failed is not
+    undone, but its intent record, written by `admit`, names it and the request.)
     """
-    if getattr(error, "recorded", False) or operation not in BIOMETRIC_OPERATIONS:
+    if getattr(error, "recorded", False) or operation not in RECORDED_OPERATIONS:
         return
     audit.write(operation_fields(ctx, operation, request, response, error))
 

@@ -1,6 +1,7 @@
-"""Deletion receipts: one audit record for every committed face deletion, whatever caused it
-(DeleteFaces, DeleteCollection, a retention sweep), observed through the collections domain's
-deletion hook so no deletion path can skip it."""
+"""Deletion receipts: one audit record for every face deletion, whatever caused it (DeleteFaces,
+DeleteCollection, a retention sweep), written through the collections domain's deletion hook
+inside the deleting transaction, so no deletion path can skip it and none commits without it.
+Each names the access key and request that asked (a sweep: no key, its own sweep id)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,14 @@ def watch_deletions() -> None:
 
 
 def write_receipt(event: DeletionEvent) -> None:
+    """Runs inside the deletion's transaction: when the receipt cannot be written, the
+    InternalServerError it raises undoes the deletion."""
     audit.write({
         "time": now_iso(),
         "kind": "deletion",
         "account": event.account_id,
+        "key": event.access_key_id,
+        "request_id": event.request_id,
         "collection": event.collection_id,
         "reason": event.reason,
         "deleted_at": event.deleted_at.isoformat(),

@@ -30,6 +30,21 @@ BIOMETRIC_OPERATIONS = frozenset({
     "CreateFaceLivenessSession", "StartFaceLivenessSession", "GetFaceLivenessSessionResults",
 })
 
+# Operations that change stored state. The gate writes an "intent" record before running one, so
+# a change whose record cannot be written never happens (fail closed); the outcome record
+# follows. Recorded whatever their outcome, like the biometric operations.
+STATE_CHANGING_OPERATIONS = frozenset({
+    "CreateCollection", "DeleteCollection", "IndexFaces", "DeleteFaces",
+    "CreateUser", "DeleteUser", "AssociateFaces", "DisassociateFaces",
+    "TagResource", "UntagResource",
+    "CreateStreamProcessor", "StartStreamProcessor", "StopStreamProcessor",
+    "UpdateStreamProcessor", "DeleteStreamProcessor",
+    "StartFaceDetection", "StartFaceSearch", "StartLabelDetection", "StartContentModeration",
+    "StartPersonTracking", "StartSegmentDetection", "StartTextDetection",
+})
+
+RECORDED_OPERATIONS = BIOMETRIC_OPERATIONS | STATE_CHANGING_OPERATIONS
+
 # Request parameters worth keeping: they decide what a search may return.
 _PARAMETERS = (
     "FaceMatchThreshold", "SimilarityThreshold", "UserMatchThreshold", "MaxFaces", "MaxUsers",
@@ -52,19 +67,13 @@ def base_fields(ctx: RequestContext, kind: str) -> dict[str, Any]:
     }
 
 
-def operation_fields(
-    ctx: RequestContext,
-    operation: str,
-    request: dict[str, Any],
-    response: dict[str, Any] | None,
-    error: RekognitionError | None,
-) -> dict[str, Any]:
-    fields = base_fields(ctx, "operation")
+def intent_fields(ctx: RequestContext, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+    """What a state-changing request is about to do; written before the change is made."""
+    fields = base_fields(ctx, "intent")
     collections = request_collections(request)
     fields.update({
         "operation": operation,
         "collection": collections[0] if collections else None,
-        "outcome": "ok" if error is None else error.code,
         "parameters": {
             k: request[k] for k in _PARAMETERS if isinstance(request.get(k), str | int | float)
         },
@@ -72,6 +81,18 @@ def operation_fields(
     stream_threshold = member(request, ("Settings", "FaceSearch", "FaceMatchThreshold"))
     if stream_threshold is not None:
         fields["parameters"]["FaceMatchThreshold"] = stream_threshold
+    return fields
+
+
+def operation_fields(
+    ctx: RequestContext,
+    operation: str,
+    request: dict[str, Any],
+    response: dict[str, Any] | None,
+    error: RekognitionError | None,
+) -> dict[str, Any]:
+    fields = {**intent_fields(ctx, operation, request), "kind": "operation"}
+    fields["outcome"] = "ok" if error is None else error.code
     if error is not None:
         fields["error"] = error.message
         rule = getattr(error, "rule", None)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from ..collections import collection_service
+from ..collections import Requester, collection_service
 from ..collections import tables as collection_tables
 from ..errors import InvalidParameterException, ResourceNotFoundException
 from ..store import get_engine
@@ -110,6 +111,8 @@ def sweep(now: datetime | None = None) -> list[SweepResult]:
     watch_deletions()
     service = collection_service()
     now = now or datetime.now(UTC)
+    # Receipts of this sweep share one id, as an API request's share its request id.
+    by = Requester(request_id=f"retention-sweep-{uuid.uuid4()}")
     results = []
     for rule in list_rules():
         try:
@@ -122,7 +125,7 @@ def sweep(now: datetime | None = None) -> list[SweepResult]:
         while expired := _expired_face_ids(collection.pk, cutoff):
             # force: an expired face goes even when it is associated to a user.
             outcome = service.delete_faces(
-                rule.account_id, rule.collection_id, expired, REASON, force=True
+                rule.account_id, rule.collection_id, expired, REASON, force=True, by=by
             )
             if not outcome.deleted:
                 break  # deleted meanwhile by someone else

@@ -13,7 +13,15 @@ import uuid
 from typing import Any
 
 from ..analysis import EMBEDDING_MODEL, face_analyzer, requested_attributes, similarity_from_cosine
-from ..collections import Box, Collection, FaceMatch, NewFace, StoredFace, collection_service
+from ..collections import (
+    Box,
+    Collection,
+    FaceMatch,
+    NewFace,
+    Requester,
+    StoredFace,
+    collection_service,
+)
 from ..collections.pagination import decode_token, encode_token
 from ..config import settings
 from ..errors import (
@@ -174,7 +182,10 @@ def list_collections(request: dict[str, Any], ctx: RequestContext) -> dict[str, 
 @operation("DeleteCollection")
 def delete_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection_service().delete_collection(
-        ctx.account_id, request["CollectionId"], reason="DeleteCollection"
+        ctx.account_id,
+        request["CollectionId"],
+        reason="DeleteCollection",
+        by=Requester(ctx.access_key_id, ctx.request_id),
     )
     return {"StatusCode": 200}
 
@@ -250,7 +261,8 @@ def list_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
 @operation("DeleteFaces")
 def delete_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     outcome = collection_service().delete_faces(
-        ctx.account_id, request["CollectionId"], request["FaceIds"], reason="DeleteFaces"
+        ctx.account_id, request["CollectionId"], request["FaceIds"], reason="DeleteFaces",
+        by=Requester(ctx.access_key_id, ctx.request_id),
     )
     unsuccessful = []
     for face_id, (user_id, reasons) in outcome.kept.items():

@@ -1,0 +1,125 @@
+"""Fail closed (issue 12, finding 6): a change whose audit record cannot be written does not
+happen, and every deletion receipt names the key and the request that asked for it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from oversight.errors import InternalServerError
+from oversight.governance import admin, gate
+from oversight.governance.audit import AuditLog
+from oversight.governance.records import STATE_CHANGING_OPERATIONS
+from oversight.governance.retention import RetentionRule, sweep
+from oversight.operations import call
+from oversight.operations.context import LOCAL_ACCOUNT, RequestContext
+from tests.api_server import ApiServer, oversight_cli
+from tests.conftest import shared_path
+
+FACES = "faces/face-api.js/examples/images/bbt2.jpg"
+
+
+@contextmanager
+def unwritable_audit_log(data_dir: Path) -> Iterator[None]:
+    """Put a directory where the log file is (as root, chmod would not stop a write): every
+    append fails with an OSError, as on a full, read-only or lost disk."""
+    log = data_dir / "audit" / "audit.jsonl"
+    saved = log.with_name("audit.jsonl.saved")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    existed = log.exists()
+    if existed:
+        log.rename(saved)
+    log.mkdir()
+    try:
+        yield
+    finally:
+        log.rmdir()
+        if existed:
+            saved.rename(log)
+
+
+def _fails_with_500(action: Any) -> None:
+    with pytest.raises(ClientError) as caught:
+        action()
+    assert caught.value.response["Error"]["Code"] == "InternalServerError"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def _face_ids(rekognition: Any, collection: str) -> list[str]:
+    return sorted(f["FaceId"] for f in rekognition.list_faces(CollectionId=collection)["Faces"])
+
+
+def test_no_change_without_its_record_over_http(api_server: ApiServer, rekognition: Any) -> None:
+    image = shared_path(FACES).read_bytes()
+    collection, fresh = f"failclosed-{uuid.uuid4().hex[:8]}", f"never-{uuid.uuid4().hex[:8]}"
+    arn = rekognition.create_collection(CollectionId=collection)["CollectionArn"]
+    indexed = rekognition.index_faces(CollectionId=collection, Image={"Bytes": image}, MaxFaces=2)
+    face_ids = sorted(r["Face"]["FaceId"] for r in indexed["FaceRecords"])
+    assert len(face_ids) == 2
+
+    with unwritable_audit_log(api_server.data_dir):
+        _fails_with_500(lambda: rekognition.index_faces(
+            CollectionId=collection, Image={"Bytes": image}))
+        _fails_with_500(lambda: rekognition.delete_faces(
+            CollectionId=collection, FaceIds=face_ids[:1]))
+        _fails_with_500(lambda: rekognition.delete_collection(CollectionId=collection))
+        _fails_with_500(lambda: rekognition.create_collection(CollectionId=fresh))
+        _fails_with_500(lambda: rekognition.create_user(CollectionId=collection, UserId="u1"))
+        _fails_with_500(lambda: rekognition.tag_resource(ResourceArn=arn, Tags={"k": "v"}))
+
+    # Nothing changed: the same faces, no new collection, user or tag.
+    assert _face_ids(rekognition, collection) == face_ids
+    assert fresh not in rekognition.list_collections()["CollectionIds"]
+    assert rekognition.list_users(CollectionId=collection)["Users"] == []
+    assert rekognition.list_tags_for_resource(ResourceArn=arn)["Tags"] == {}
+
+    # With the log back, a deletion leaves a receipt naming the key and the request.
+    deleted = rekognition.delete_faces(CollectionId=collection, FaceIds=face_ids[:1])
+    request_id = deleted["ResponseMetadata"]["RequestId"]
+    log = AuditLog(api_server.data_dir / "audit")
+    (receipt,) = [r for r in log.records()
+                  if r["kind"] == "deletion" and r.get("request_id") == request_id]
+    assert receipt["key"] == api_server.access_key_id and receipt["face_ids"] == face_ids[:1]
+    intent, outcome = [r for r in log.records() if r.get("request_id") == request_id
+                       and r["kind"] in ("intent", "operation")]
+    assert (intent["kind"], outcome["kind"], outcome["outcome"]) == ("intent", "operation", "ok")
+    rekognition.delete_collection(CollectionId=collection)
+    verified = oversight_cli(api_server, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_every_state_changing_operation_is_refused_before_it_runs(isolated_data_dir: Path) -> None:
+    """The gate writes each state-changing operation's intent before the handler runs; when it
+    cannot, the operation is refused and its handler never called."""
+    ctx = RequestContext(account_id="123456789012", access_key_id="AKIAFAILCLOSED000001")
+    with unwritable_audit_log(isolated_data_dir):
+        for operation in sorted(STATE_CHANGING_OPERATIONS):
+            with pytest.raises(InternalServerError):
+                gate.admit(ctx, operation, {"CollectionId": "c"})
+        # Read-only operations are admitted (their record is written after they run, before
+        # any result leaves).
+        gate.admit(ctx, "ListCollections", {})
+
+
+def test_retention_deletes_nothing_without_receipts(isolated_data_dir: Path) -> None:
+    call("CreateCollection", {"CollectionId": "visitors"})
+    image = shared_path(FACES).read_bytes()
+    call("IndexFaces", {"CollectionId": "visitors", "Image": {"Bytes": image}, "MaxFaces": 2})
+    admin.set_retention(RequestContext.local(), RetentionRule(LOCAL_ACCOUNT, "visitors", 1))
+    later = datetime.now(UTC) + timedelta(days=2)
+    with unwritable_audit_log(isolated_data_dir), pytest.raises(InternalServerError):
+        sweep(now=later)
+    assert len(call("ListFaces", {"CollectionId": "visitors"})["Faces"]) == 2
+
+    (result,) = sweep(now=later)
+    assert result.deleted == 2
+    (receipt,) = [r for r in AuditLog().records() if r["kind"] == "deletion"]
+    assert receipt["key"] is None and receipt["request_id"].startswith("retention-sweep-")
+    assert AuditLog().verify().ok
