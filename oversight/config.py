@@ -33,8 +33,8 @@ class Settings:
     request_timeout_seconds: float = 120.0
     # Reject requests whose SigV4 date differs from the server clock by more than this.
     max_clock_skew_seconds: int = 15 * 60
-    # Video: S3-compatible endpoint that Video.S3Object is read from (credentials come from
-    # botocore's usual chain); empty: stored-video jobs from S3 answer InvalidS3ObjectException.
+    # S3-compatible endpoint that Video.S3Object and Image.S3Object are read from (credentials
+    # come from botocore's usual chain); empty: S3Object answers InvalidS3ObjectException.
     video_s3_endpoint_url: str = ""
     # Frames analysed per second of stored video, and stored-video jobs run at once.
     video_sample_fps: float = 3.0

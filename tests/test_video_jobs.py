@@ -115,23 +115,44 @@ def test_face_search_finds_a_person_enrolled_from_one_frame_in_later_frames(
 
 
 def test_client_request_token_idempotency_and_honest_failure(
-    video_settings: Callable[..., None],
+    video_settings: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # No S3 endpoint listens here: the job must end FAILED saying why.
-    video_settings(video_s3_endpoint_url="http://127.0.0.1:9")
-    request = {"Video": {"S3Object": {"Bucket": "b", "Name": "clip.mp4"}},
-               "ClientRequestToken": "token-1", "JobTag": "t"}
-    first = operations.call("StartLabelDetection", request)["JobId"]
-    assert operations.call("StartLabelDetection", request)["JobId"] == first
-    with pytest.raises(IdempotentParameterMismatchException):
-        operations.call("StartLabelDetection", {**request, "MinConfidence": 90.0})
-    failed = _wait("GetLabelDetection", first, 60)
-    assert failed["JobStatus"] == "FAILED" and "s3://b/clip.mp4" in failed["StatusMessage"]
+    for name, value in s3_env("").items():
+        monkeypatch.setenv(name, value)
+    notes = tmp_path / "clip.mp4"
+    notes.write_bytes(b"this is not a video" * 100)
+    with s3_endpoint() as endpoint:
+        upload(endpoint, "bucket", "clip.mp4", notes)
+        video_settings(video_s3_endpoint_url=endpoint)
+        request = {"Video": {"S3Object": {"Bucket": "bucket", "Name": "clip.mp4"}},
+                   "ClientRequestToken": "token-1", "JobTag": "t"}
+        first = operations.call("StartLabelDetection", request)["JobId"]
+        assert operations.call("StartLabelDetection", request)["JobId"] == first
+        with pytest.raises(IdempotentParameterMismatchException):
+            operations.call("StartLabelDetection", {**request, "MinConfidence": 90.0})
+        failed = _wait("GetLabelDetection", first, 60)
+    # The job must end FAILED saying why.
+    assert failed["JobStatus"] == "FAILED" and "unsupported" in failed["StatusMessage"]
     assert failed["JobTag"] == "t" and failed["Video"]["S3Object"]["Name"] == "clip.mp4"
     with pytest.raises(ResourceNotFoundException):
         operations.call("GetFaceSearch", {"JobId": first})  # another kind of job
     with pytest.raises(ResourceNotFoundException):
         operations.call("GetLabelDetection", {"JobId": "no-such-job"})
+
+
+def test_a_missing_or_unreachable_s3_video_is_refused_at_start(
+    api_server: ApiServer, rekognition: Any, video_settings: Callable[..., None],
+) -> None:
+    # Once answered with a JobId that failed later (issue 13, item 5).
+    upload(api_server.s3_url, "videos", "present.mp4", shared_path("video/face-api-js-faces.mp4"))
+    for video in ({"Bucket": "videos", "Name": "absent.mp4"},
+                  {"Bucket": "no-such-bucket", "Name": "clip.mp4"}):
+        with pytest.raises(rekognition.exceptions.InvalidS3ObjectException, match=video["Name"]):
+            rekognition.start_label_detection(Video={"S3Object": video})
+    video_settings(video_s3_endpoint_url="http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(InvalidS3ObjectException, match="s3://b/clip.mp4"):
+        operations.call("StartFaceDetection",
+                        {"Video": {"S3Object": {"Bucket": "b", "Name": "clip.mp4"}}})
 
 
 def test_s3_video_without_a_configured_endpoint_is_refused_at_once(

@@ -26,7 +26,7 @@ from ..images import DecodedImage
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
 from ..video.faces import FaceSearcher, Search
-from ..video.inputs import local_video, s3_endpoint
+from ..video.inputs import check_s3_video, local_video
 from ..video.jobs import IN_PROGRESS, Job, JobStore
 from ..video.pipeline import analyse_video
 from ..video.results import aggregate_segments, page
@@ -260,9 +260,9 @@ def _start(operation_name: str) -> Callable[[dict[str, Any], RequestContext], di
         video = request.get("Video") or {}
         if "S3Object" not in video:
             raise InvalidParameterException("Video.S3Object is required")
-        s3_endpoint()
         if operation_name == "StartFaceSearch":
             searchable_collection(request, ctx)
+        check_s3_video(video["S3Object"])
         return {
             "JobId": submit_job(
                 operation_name, request, {"S3Object": video["S3Object"]}, ctx
