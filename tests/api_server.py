@@ -190,16 +190,14 @@ def oversight_cli(server: ApiServer, *args: str) -> subprocess.CompletedProcess[
     )
 
 
-def signed_post(
+def signed_headers(
     server: ApiServer,
     body: bytes,
     target: str = "RekognitionService.DetectFaces",
     key: tuple[str, str] | None = None,
     headers: dict[str, str] | None = None,
-    tamper: bytes | None = None,
-) -> Any:
-    """POST `body` signed by botocore's SigV4 (optionally sending `tamper` instead once signed)."""
-    import httpx
+) -> dict[str, str]:
+    """The headers botocore's SigV4 sends with `body` (what an eavesdropper would capture)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -216,10 +214,24 @@ def signed_post(
         },
     )
     SigV4Auth(Credentials(key_id, secret), "rekognition", REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
+def signed_post(
+    server: ApiServer,
+    body: bytes,
+    target: str = "RekognitionService.DetectFaces",
+    key: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    tamper: bytes | None = None,
+) -> Any:
+    """POST `body` signed by botocore's SigV4 (optionally sending `tamper` instead once signed)."""
+    import httpx
+
     return httpx.post(
         f"{server.url}/",
         content=body if tamper is None else tamper,
-        headers=dict(request.headers.items()),
+        headers=signed_headers(server, body, target, key, headers),
         timeout=120,
     )
 

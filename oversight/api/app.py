@@ -43,7 +43,7 @@ from ..operations import Handler, RequestContext, registry
 from ..operations.streams import processor_events
 from ..operations.unsupported import unsupported_reasons
 from ..operations.video import start_video_services, stop_video_services
-from .auth import Principal, SignedRequest, authenticate
+from .auth import Principal, SignedRequest, authenticate, request_headers
 from .keys import KeyStore
 from .observability import IN_FLIGHT, WAITING, AccessRecord, configure_access_log, finish
 from .service_model import TARGET_PREFIX, operation_model
@@ -107,8 +107,8 @@ async def _read_body(
     return b"".join(chunks)
 
 
-def _target_operation(request: Request) -> OperationModel:
-    target = request.headers.get("x-amz-target", "")
+def _target_operation(headers: dict[str, str]) -> OperationModel:
+    target = headers.get("x-amz-target", "")
     model = operation_model(target.removeprefix(TARGET_PREFIX))
     if not target.startswith(TARGET_PREFIX) or model is None:
         raise UnknownOperationException(f"Unknown operation: X-Amz-Target {target[:200]!r}.")
@@ -126,12 +126,13 @@ def _handler_for(name: str) -> Handler:
 
 
 def _authenticate(state: _State, request: Request, body: bytes) -> Principal:
+    headers = request_headers(request.scope["headers"])
     signed = SignedRequest(
         method=request.method,
-        host=request.headers.get("host", ""),
+        host=headers.get("host", ""),
         raw_path=request.scope.get("raw_path", b"/").decode("latin-1"),
         query=request.scope.get("query_string", b"").decode("latin-1"),
-        headers={k.lower(): v for k, v in request.headers.items()},
+        headers=headers,
         body=body,
     )
     return authenticate(
@@ -204,7 +205,9 @@ async def rekognition(request: Request) -> Response:
 
 
 async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Response:
-    model = _target_operation(request)
+    # Dispatch and audit read the very header values the signature covers (no repeats).
+    headers = request_headers(request.scope["headers"])
+    model = _target_operation(headers)
     name = record.operation = model.name
     body = await _read_body(
         request, model, state.config.max_request_bytes, state.config.request_timeout_seconds
@@ -217,7 +220,7 @@ async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Re
     ctx = RequestContext(
         account_id=principal.account_id,
         access_key_id=principal.access_key_id,
-        purpose=request.headers.get(PURPOSE_HEADER),
+        purpose=headers.get(PURPOSE_HEADER),
         request_id=record.request_id,
     )
     payload = await _call_operation(state, handler, ctx, name, validated)

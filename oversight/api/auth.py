@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,11 +24,27 @@ from ..errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
+from ..governance.purpose import HEADER as PURPOSE_HEADER
 from .keys import KeyStore
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "rekognition"
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
+# What the server reads to dispatch, authenticate and audit a request: each may appear once.
+_READ_HEADERS = frozenset(
+    {
+        "host",
+        "authorization",
+        "x-amz-date",
+        "x-amz-target",
+        "x-amz-content-sha256",
+        "content-type",
+        "content-length",
+        PURPOSE_HEADER.lower(),
+    }
+)
+# Headers that choose what runs or what is recorded: when present, the signature must cover them.
+_MUST_BE_SIGNED = ("host", "x-amz-target", PURPOSE_HEADER.lower())
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,39 @@ class _Authorization:
     signature: str
 
 
+def request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers as received (the ASGI list), by lower-case name, each with its one value.
+
+    A header the server reads or the client signed may appear once: with two copies the
+    signature could cover one while dispatch or the audit log reads the other, re-aiming a
+    captured request (InvalidSignatureException). Repeats of other headers are joined with
+    commas, as HTTP combines them.
+    """
+    values: dict[str, list[str]] = {}
+    for name, value in raw:
+        values.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    single = set(_READ_HEADERS)
+    authorization = values.get("authorization", [])
+    if len(authorization) == 1:
+        single.update(_signed_header_names(authorization[0]))
+    repeated = sorted(name for name in single if len(values.get(name, ())) > 1)
+    if repeated:
+        raise InvalidSignatureException(
+            f"The request repeats the {', '.join(repeated)} header"
+            f"{'s' if len(repeated) > 1 else ''}: a signed request carries each once."
+        )
+    return {name: ",".join(found) for name, found in values.items()}
+
+
+def _signed_header_names(header: str) -> list[str]:
+    _, _, rest = header.strip().partition(" ")
+    for part in rest.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "SignedHeaders":
+            return [h for h in value.lower().split(";") if h]
+    return []
+
+
 def _parse_authorization(header: str) -> _Authorization:
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
@@ -88,7 +137,7 @@ def _parse_authorization(header: str) -> _Authorization:
         date=scope[1],
         region=scope[2],
         service=scope[3],
-        signed_headers=[h for h in params["SignedHeaders"].lower().split(";") if h],
+        signed_headers=_signed_header_names(header),
         signature=params["Signature"],
     )
 
@@ -150,8 +199,12 @@ def authenticate(
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
             f"from HTTP: '{auth.date[:16]}' != '{amz_date[:8]}'."
         )
-    if "host" not in auth.signed_headers:
-        raise InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    for name in _MUST_BE_SIGNED:
+        if (name == "host" or name in request.headers) and name not in auth.signed_headers:
+            shown = "-".join(part.capitalize() for part in name.split("-"))
+            raise InvalidSignatureException(
+                f"'{shown}' must be a 'SignedHeader' in the AWS Authorization."
+            )
     # The body hash a client declares is trusted by the canonical request, so it must be true.
     declared = request.headers.get("x-amz-content-sha256")
     if declared is not None and declared != hashlib.sha256(request.body).hexdigest():
