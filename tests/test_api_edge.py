@@ -107,7 +107,10 @@ def test_repeated_signed_headers_are_refused(api_server: ApiServer) -> None:
     host = urllib.parse.urlsplit(api_server.url).netloc
     for name in ("X-Amz-Date", "Content-Type", "Authorization", "Host"):
         extra = [(n, v) for n, v in [*headers, ("Host", host)] if n.lower() == name.lower()]
-        status, answer = raw_post(api_server, [*extra, *extra, *headers], body)
+        try:
+            status, answer = raw_post(api_server, [*extra, *extra, *headers], body)
+        except ConnectionResetError:  # h11 refuses two Hosts and may close before reading all
+            continue
         assert status in (400, 403), (name, status, answer)
         if answer:  # h11 itself answers a bare 400 to two Host headers
             assert answer["__type"] == "InvalidSignatureException", (name, answer)
