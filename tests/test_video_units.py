@@ -93,14 +93,16 @@ def test_probe_refuses_a_file_that_is_not_a_video(tmp_path: Path) -> None:
 def test_pages_follow_next_token_and_sort_by() -> None:
     entries = [{"Timestamp": t, "Person": {"Index": i}} for t, i in
                [(300, 0), (100, 1), (200, 0), (0, 2)]]
-    first = page("job1", entries, "Persons", {"MaxResults": 3, "SortBy": "INDEX"})
+    first = page("123456789012", "job1", entries, "Persons", {"MaxResults": 3, "SortBy": "INDEX"})
     assert [(e["Person"]["Index"], e["Timestamp"]) for e in first["Persons"]] == [
         (0, 200), (0, 300), (1, 100)]
-    rest = page("job1", entries, "Persons",
+    rest = page("123456789012", "job1", entries, "Persons",
                 {"MaxResults": 3, "SortBy": "INDEX", "NextToken": first["NextToken"]})
     assert [e["Timestamp"] for e in rest["Persons"]] == [0] and "NextToken" not in rest
-    with pytest.raises(InvalidPaginationTokenException):
-        page("job2", entries, "Persons", {"NextToken": first["NextToken"]})
+    for account, job in (("123456789012", "job2"), ("210987654321", "job1")):
+        with pytest.raises(InvalidPaginationTokenException):
+            page(account, job, entries, "Persons",
+                 {"SortBy": "INDEX", "NextToken": first["NextToken"]})
 
 
 def test_label_segments_merge_runs_of_one_label() -> None:

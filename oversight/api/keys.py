@@ -2,8 +2,8 @@
 
 SigV4 is an HMAC keyed by the secret, so the server must be able to recover the secret; a hash
 would not do. Secrets are therefore encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under a key
-kept in `<data dir>/access-keys.fernet` (mode 0600), separate from the database: a copy of the
-database alone does not reveal any secret.
+kept in `<data dir>/access-keys.fernet` (mode 0600, `keyfiles.load_cipher`), separate from the
+database: a copy of the database alone does not reveal any secret.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import os
 import re
 import secrets
 import string
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from ..config import settings
 from ..errors import InternalServerError, InvalidParameterException, ResourceNotFoundException
+from ..keyfiles import CIPHER_FILE, load_cipher
 from ..operations.context import LOCAL_ACCOUNT
 from ..store import get_engine
 from .tables import access_keys
@@ -31,7 +30,6 @@ from .tables import access_keys
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 ACCOUNT_ID = re.compile(r"\d{12}")
-CIPHER_FILE = "access-keys.fernet"
 
 
 @dataclass(frozen=True)
@@ -62,32 +60,6 @@ def _random(alphabet: str, length: int) -> str:
 def new_account_id() -> str:
     # A leading non-zero digit keeps generated ids apart from the local operator's 000000000000.
     return str(secrets.randbelow(9) + 1) + _random(string.digits, 11)
-
-
-def secret_file(path: Path, generate: Callable[[], bytes]) -> bytes:
-    """The contents of secret file `path` (mode 0600), written by `generate()` on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write aside then hard-link into place: two processes starting at once cannot both
-        # create a secret, and nobody ever reads a half-written file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, generate())
-            os.fsync(fd)
-            os.close(fd)
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-        finally:
-            os.unlink(tmp)
-    return path.read_bytes().strip()
-
-
-def load_cipher(data_dir: Path) -> Fernet:
-    """The Fernet cipher of `data_dir`, creating its key file (0600) on first use."""
-    return Fernet(secret_file(data_dir / CIPHER_FILE, Fernet.generate_key))
 
 
 def _row_to_key(row: object) -> AccessKey:

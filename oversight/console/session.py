@@ -19,7 +19,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
-from ..api.keys import AccessKey, KeyStore, secret_file
+from ..api.keys import AccessKey, KeyStore
+from ..keyfiles import secret_file
 from ..operations.context import RequestContext
 
 SECRET_FILE = "console-session.key"

@@ -166,7 +166,8 @@ def describe_collection(request: dict[str, Any], ctx: RequestContext) -> dict[st
 
 @operation("ListCollections")
 def list_collections(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    after = decode_token("collections", request.get("NextToken"))
+    scope = ("collections", ctx.account_id)
+    after = decode_token(scope, request.get("NextToken"))
     limit = page_size(request)
     found = collection_service().store.list_collections(ctx.account_id, after, limit + 1)
     page = found[:limit]
@@ -175,7 +176,7 @@ def list_collections(request: dict[str, Any], ctx: RequestContext) -> dict[str, 
         "FaceModelVersions": [c.face_model for c in page],
     }
     if len(found) > limit:
-        response["NextToken"] = encode_token("collections", page[-1].pk)
+        response["NextToken"] = encode_token(scope, page[-1].pk)
     return response
 
 
@@ -243,7 +244,10 @@ def list_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = requested_collection(request, ctx)
     if request.get("UserId") is not None:
         collection_service().users.require_user(collection, request["UserId"])
-    after = decode_token("faces", request.get("NextToken"))
+    # Bound to this collection (its uid: not one re-created under the same name) and filters.
+    scope = ("faces", ctx.account_id, collection.uid, request.get("UserId") or "",
+             *sorted(request.get("FaceIds") or []))
+    after = decode_token(scope, request.get("NextToken"))
     limit = page_size(request)
     found = collection_service().store.list_faces(
         collection, after, limit + 1, request.get("UserId"), request.get("FaceIds")
@@ -254,7 +258,7 @@ def list_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         "FaceModelVersion": collection.face_model,
     }
     if len(found) > limit:
-        response["NextToken"] = encode_token("faces", page[-1].seq)
+        response["NextToken"] = encode_token(scope, page[-1].seq)
     return response
 
 

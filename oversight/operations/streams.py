@@ -265,12 +265,13 @@ def describe_stream_processor(request: dict[str, Any], ctx: RequestContext) -> d
 @operation("ListStreamProcessors")
 def list_stream_processors(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     processors = processor_store().list(ctx.account_id)
-    start = decode_token("streamprocessors", request.get("NextToken"))
+    scope = ("streamprocessors", ctx.account_id)
+    start = decode_token(scope, request.get("NextToken"))
     size = request.get("MaxResults") or DEFAULT_PAGE
     response: dict[str, Any] = {"StreamProcessors": [
         {"Name": p.name, "Status": p.status} for p in processors[start:start + size]]}
     if start + size < len(processors):
-        response["NextToken"] = encode_token("streamprocessors", start + size)
+        response["NextToken"] = encode_token(scope, start + size)
     return response
 
 

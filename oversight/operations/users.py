@@ -81,7 +81,8 @@ def delete_user(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
 @operation("ListUsers")
 def list_users(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = requested_collection(request, ctx)
-    after = decode_token("users", request.get("NextToken"))
+    scope = ("users", ctx.account_id, collection.uid)
+    after = decode_token(scope, request.get("NextToken"))
     limit = request.get("MaxResults") or DEFAULT_USER_PAGE
     found = collection_service().users.list_users(collection, after, limit + 1)
     page = found[:limit]
@@ -89,7 +90,7 @@ def list_users(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         "Users": [{"UserId": user_id, "UserStatus": _status(n)} for _, user_id, n in page]
     }
     if len(found) > limit:
-        response["NextToken"] = encode_token("users", page[-1][0])
+        response["NextToken"] = encode_token(scope, page[-1][0])
     return response
 
 

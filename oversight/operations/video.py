@@ -297,7 +297,7 @@ def job_response(job: Job, request: dict[str, Any]) -> dict[str, Any]:
         gap = round(1000 / results.get("SampledFramesPerSecond", 1.0))
         entries = aggregate_segments(entries, entry, gap)
     if job.results is not None:
-        response.update(page(job.job_id, entries, member, request))
+        response.update(page(job.account_id, job.job_id, entries, member, request))
     if job.operation == "StartSegmentDetection" and "SelectedSegmentTypes" in results:
         response["SelectedSegmentTypes"] = results["SelectedSegmentTypes"]
     if job.operation in _PER_FRAME:

@@ -1,7 +1,8 @@
 """Shaping a finished job's stored results into a Get* page: sort order, aggregation, paging.
 
 Results are stored whole as JSON; a page is a slice of the sorted list and NextToken is the
-offset of the next slice (opaque and tied to the job, so a token from another job is refused).
+offset of the next slice (opaque and bound to the account, the job and the order, so a token from
+another job or account is refused).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def aggregate_segments(entries: list[dict[str, Any]], entry: str, gap_ms: int
 
 
 def page(
+    account_id: str,
     job_id: str,
     entries: list[dict[str, Any]],
     member: str,
@@ -55,9 +57,11 @@ def page(
 ) -> dict[str, Any]:
     """{member: this page, NextToken?} for the request's MaxResults, NextToken and SortBy."""
     ordered = sorted(entries, key=lambda e: _sort_key(request.get("SortBy"), e, member))
-    start = decode_token(job_id, request.get("NextToken"))
+    scope = ("job", account_id, job_id, request.get("SortBy") or "",
+             request.get("AggregateBy") or "")
+    start = decode_token(scope, request.get("NextToken"))
     size = min(request.get("MaxResults") or MAX_PAGE, MAX_PAGE)
     out: dict[str, Any] = {member: ordered[start:start + size]}
     if start + size < len(ordered):
-        out["NextToken"] = encode_token(job_id, start + size)
+        out["NextToken"] = encode_token(scope, start + size)
     return out
