@@ -24,7 +24,10 @@ class Settings:
     port: int = 8900
     # SQLAlchemy URL of the metadata store; empty means SQLite inside data_dir.
     database_url: str = ""
+    # The server's region: resource ARNs carry it and SigV4 credential scopes must name it (or
+    # one of `other_regions`, whitespace- or comma-separated), as AWS refuses another region's.
     region: str = "us-east-1"
+    other_regions: str = ""
     # Threads each onnxruntime session may use, and how many requests run inference at once.
     inference_threads: int = field(default_factory=_default_threads)
     max_concurrent_inference: int = 2
@@ -49,6 +52,12 @@ class Settings:
     # processor input -> rtsp://, http:// MJPEG or file://) and Kinesis data streams (match
     # events -> webhook).
     endpoint_map: str = ""
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region this server answers for, its own first."""
+        others = self.other_regions.replace(",", " ").split()
+        return (self.region, *(r for r in others if r != self.region))
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -138,6 +138,27 @@ def test_stream_processor_requests_are_checked(endpoints: Any) -> None:
         operations.call("DescribeStreamProcessor", {"Name": "p"})
 
 
+def test_stream_processors_take_tags_like_collections(endpoints: Any) -> None:
+    # CreateStreamProcessor kept no Tags and TagResource did not know its ARN (issue 13.2).
+    endpoints({CAMERA: "rtsp://127.0.0.1:9/none"})
+    operations.call("CreateCollection", {"CollectionId": "watch"})
+    arn = operations.call("CreateStreamProcessor", {**_definition("tagged", output=False),
+                                                    "Tags": {"site": "door"}})[
+        "StreamProcessorArn"]
+    assert operations.call("ListTagsForResource", {"ResourceArn": arn}) == {
+        "Tags": {"site": "door"}}
+    operations.call("TagResource", {"ResourceArn": arn, "Tags": {"owner": "ops"}})
+    operations.call("UntagResource", {"ResourceArn": arn, "TagKeys": ["site"]})
+    assert operations.call("ListTagsForResource", {"ResourceArn": arn}) == {
+        "Tags": {"owner": "ops"}}
+    assert "Tags" not in operations.call("DescribeStreamProcessor", {"Name": "tagged"})
+    with pytest.raises(InvalidParameterException, match="reserved"):
+        operations.call("TagResource", {"ResourceArn": arn, "Tags": {"aws:x": "y"}})
+    for other in (arn.replace("tagged", "absent"), arn.replace("000000000000", "111111111111")):
+        with pytest.raises(ResourceNotFoundException):
+            operations.call("ListTagsForResource", {"ResourceArn": other})
+
+
 def test_http_mjpeg_camera_is_read_frame_by_frame() -> None:
     with mjpeg_server(shared_path("video/face-api-js-faces.mp4"), fps=10) as url:
         source = LiveSource(url)

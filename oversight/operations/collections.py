@@ -1,4 +1,4 @@
-"""Collection and face operations: CreateCollection ... SearchFacesByImage, and resource tags.
+"""Collection and face operations: CreateCollection ... SearchFacesByImage.
 
 Defaults and limits follow Rekognition: FaceMatchThreshold 80, MaxFaces up to 4096, ListFaces
 and ListCollections pages of up to 4096 (default 1000). FaceModelVersion names the embedding
@@ -8,7 +8,6 @@ than searched with incomparable vectors.
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -23,14 +22,13 @@ from ..collections import (
     collection_service,
 )
 from ..collections.pagination import decode_token, encode_token
-from ..config import settings
 from ..errors import (
     InvalidParameterException,
-    ResourceNotFoundException,
     ServiceQuotaExceededException,
 )
 from ..images import DecodedImage
 from . import RequestContext, operation
+from .arns import COLLECTION, resource_arn
 from .image_input import request_image
 from .quality_filter import NEEDED_ATTRIBUTES, quality_reasons
 
@@ -38,15 +36,11 @@ DEFAULT_PAGE = 1000
 MAX_FACES = 4096
 DEFAULT_THRESHOLD = 80.0
 MAX_TAGS = 50
-_ARN = re.compile(r"^arn:aws:rekognition:[^:]*:(?P<account>[^:]+):collection/(?P<id>.+)$")
 
 
 # -- shared pieces (also used by operations/users.py) ----------------------------------------
 def collection_arn(collection: Collection) -> str:
-    return (
-        f"arn:aws:rekognition:{settings().region}:{collection.account_id}"
-        f":collection/{collection.collection_id}"
-    )
+    return resource_arn(COLLECTION, collection.account_id, collection.collection_id)
 
 
 def requested_collection(request: dict[str, Any], ctx: RequestContext) -> Collection:
@@ -129,7 +123,7 @@ def _face_matches(matches: list[FaceMatch], request: dict[str, Any]) -> list[dic
     ]
 
 
-def _check_tags(tags: dict[str, str], existing: int = 0) -> None:
+def check_tags(tags: dict[str, str], existing: int = 0) -> None:
     if any(key.startswith("aws:") for key in tags):
         raise InvalidParameterException("Tag keys starting with aws: are reserved")
     if existing + len(tags) > MAX_TAGS:
@@ -140,7 +134,7 @@ def _check_tags(tags: dict[str, str], existing: int = 0) -> None:
 @operation("CreateCollection")
 def create_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     tags = request.get("Tags") or {}
-    _check_tags(tags)
+    check_tags(tags)
     collection = collection_service().create_collection(
         ctx.account_id, request["CollectionId"], EMBEDDING_MODEL, tags
     )
@@ -306,36 +300,3 @@ def search_faces_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[
         "FaceMatches": _face_matches(matches, request),
         "FaceModelVersion": collection.face_model,
     }
-
-
-# -- tags ------------------------------------------------------------------------------------
-def _tagged_collection(request: dict[str, Any], ctx: RequestContext) -> Collection:
-    arn = request["ResourceArn"]
-    match = _ARN.match(arn)
-    if match is None or match["account"] != ctx.account_id:
-        raise ResourceNotFoundException(f"Resource {arn} not found")
-    try:
-        return collection_service().collection(ctx.account_id, match["id"])
-    except ResourceNotFoundException as exc:
-        raise ResourceNotFoundException(f"Resource {arn} not found") from exc
-
-
-@operation("TagResource")
-def tag_resource(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    collection = _tagged_collection(request, ctx)
-    store = collection_service().store
-    existing = store.tags(collection)
-    _check_tags({k: v for k, v in request["Tags"].items() if k not in existing}, len(existing))
-    store.tag(collection, request["Tags"])
-    return {}
-
-
-@operation("UntagResource")
-def untag_resource(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    collection_service().store.untag(_tagged_collection(request, ctx), request["TagKeys"])
-    return {}
-
-
-@operation("ListTagsForResource")
-def list_tags_for_resource(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    return {"Tags": collection_service().store.tags(_tagged_collection(request, ctx))}

@@ -40,7 +40,8 @@ from ..video.streams import StreamRun
 from ..video.tracker import Tracker
 from ..video.webhooks import WebhookSender, post_json
 from . import operation
-from .collections import searchable_collection
+from .arns import STREAM_PROCESSOR, resource_arn
+from .collections import check_tags, searchable_collection
 from .context import RequestContext
 from .video import collection_search
 
@@ -73,7 +74,7 @@ def processor_store() -> ProcessorStore:
 
 
 def processor_arn(account_id: str, name: str) -> str:
-    return f"arn:aws:rekognition:{settings().region}:{account_id}:streamprocessor/{name}"
+    return resource_arn(STREAM_PROCESSOR, account_id, name)
 
 
 def events_path(account_id: str, name: str) -> Path:
@@ -237,7 +238,8 @@ def stop_processors() -> None:
 @operation("CreateStreamProcessor")
 def create_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     _check_definition(request, ctx)
-    definition = {k: v for k, v in request.items() if k not in ("Name", "Tags")}
+    check_tags(request.get("Tags") or {})
+    definition = {k: v for k, v in request.items() if k != "Name"}
     processor_store().create(ctx.account_id, request["Name"], definition, ctx.access_key_id,
                              ctx.purpose)
     return {"StreamProcessorArn": processor_arn(ctx.account_id, request["Name"])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,23 @@ class ProcessorStore:
             connection.execute(update(stream_processors).where(
                 stream_processors.c.account_id == account_id, stream_processors.c.name == name,
             ).values(**values))
+
+    def update_tags(self, account_id: str, name: str, add: dict[str, str],
+                    remove: Sequence[str] = ()) -> None:
+        """Change the processor's tags (kept in its definition, as CreateStreamProcessor's
+        Tags); ResourceNotFoundException if it does not exist."""
+        where = (stream_processors.c.account_id == account_id,
+                 stream_processors.c.name == name)
+        with self.engine.begin() as connection:
+            definition = connection.execute(
+                select(stream_processors.c.definition).where(*where).with_for_update()
+            ).scalar_one_or_none()
+            if definition is None:
+                raise ResourceNotFoundException(f"Stream processor {name} was not found")
+            tags = {k: v for k, v in (definition.get("Tags") or {}).items() if k not in remove}
+            tags.update(add)
+            connection.execute(update(stream_processors).where(*where).values(
+                definition={**definition, "Tags": tags}))
 
     def delete(self, account_id: str, name: str) -> None:
         with self.engine.begin() as connection:
