@@ -15,13 +15,10 @@ from typing import Annotated, Any
 import typer
 from tqdm import tqdm
 
-from ..api.calls import governed_call
-from ..collections import collection_service
 from ..errors import RekognitionError
-from ..governance import gate
 from ..operations.context import RequestContext
 from .faces import _image_member
-from .output import print_json, run_reporting_errors
+from .output import governed_call, print_json
 
 collections_app = typer.Typer(help="Face collections: create, inspect, list faces, delete.")
 
@@ -29,14 +26,10 @@ _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 _NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_.\-:]")
 
 
-def _call(name: str, request: dict[str, Any]) -> dict[str, Any]:
-    return run_reporting_errors(lambda: governed_call(name, request))
-
-
 def _pages(name: str, request: dict[str, Any], items: str) -> Iterator[Any]:
     """Every item of a paginated listing, following NextToken."""
     while True:
-        response = _call(name, request)
+        response = governed_call(name, request)
         yield from response[items]
         if "NextToken" not in response:
             return
@@ -53,13 +46,13 @@ def external_image_id(root: Path, path: Path) -> str:
 @collections_app.command("create")
 def create(collection: str) -> None:
     """Create a collection (CreateCollection)."""
-    print_json(_call("CreateCollection", {"CollectionId": collection}))
+    print_json(governed_call("CreateCollection", {"CollectionId": collection}))
 
 
 @collections_app.command("describe")
 def describe(collection: str) -> None:
     """Face and user counts, model and ARN (DescribeCollection)."""
-    print_json(_call("DescribeCollection", {"CollectionId": collection}))
+    print_json(governed_call("DescribeCollection", {"CollectionId": collection}))
 
 
 @collections_app.command("list")
@@ -71,7 +64,7 @@ def list_collections() -> None:
 @collections_app.command("delete")
 def delete(collection: str) -> None:
     """Delete a collection with all its faces and users (DeleteCollection)."""
-    print_json(_call("DeleteCollection", {"CollectionId": collection}))
+    print_json(governed_call("DeleteCollection", {"CollectionId": collection}))
 
 
 @collections_app.command("faces")
@@ -91,6 +84,8 @@ def check() -> None:
     index, not in the store) are removed and missing faces replayed. A server does this lazily at
     each collection's first search; run it after a crash to pay the cost up front."""
     from ..analysis import EMBEDDING_DIM, EMBEDDING_MODEL
+    from ..collections import collection_service
+    from ..governance import gate
 
     report = collection_service().check_indexes(EMBEDDING_MODEL, EMBEDDING_DIM)
     gate.audit_admin_event(
@@ -105,7 +100,7 @@ def check() -> None:
 @collections_app.command("delete-faces")
 def delete_faces(collection: str, face_ids: list[str]) -> None:
     """Delete faces by FaceId (DeleteFaces)."""
-    print_json(_call("DeleteFaces", {"CollectionId": collection, "FaceIds": face_ids}))
+    print_json(governed_call("DeleteFaces", {"CollectionId": collection, "FaceIds": face_ids}))
 
 
 def index_directory(
@@ -113,6 +108,8 @@ def index_directory(
 ) -> dict[str, int]:
     """Index every JPEG/PNG under `directory`, skipping files already indexed (by
     ExternalImageId), so an interrupted run resumes where it stopped."""
+    from ..api.calls import governed_call as call_or_raise
+
     files = sorted(
         p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES
     )
@@ -134,7 +131,7 @@ def index_directory(
             "QualityFilter": quality_filter,
         }
         try:
-            response = governed_call("IndexFaces", request)
+            response = call_or_raise("IndexFaces", request)
         except RekognitionError as exc:
             tqdm.write(f"{path}: {exc.code}: {exc.message}")
             counts["failed"] += 1
@@ -162,7 +159,7 @@ def register(app: typer.Typer) -> None:
         if create:
             existing = set(_pages("ListCollections", {}, "CollectionIds"))
             if collection not in existing:
-                _call("CreateCollection", {"CollectionId": collection})
+                governed_call("CreateCollection", {"CollectionId": collection})
         print_json(index_directory(directory, collection, max_faces, quality_filter))
 
     @app.command("search")
@@ -179,4 +176,4 @@ def register(app: typer.Typer) -> None:
             "FaceMatchThreshold": threshold,
             "MaxFaces": max_faces,
         }
-        print_json(_call("SearchFacesByImage", request))
+        print_json(governed_call("SearchFacesByImage", request))

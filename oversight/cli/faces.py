@@ -7,15 +7,15 @@ from typing import Annotated
 
 import typer
 
-from ..api.calls import governed_call
-from ..images import MAX_INLINE_BYTES
-from .output import print_json, run_reporting_errors
+from .output import governed_call, print_json
 
 ImageFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JPEG or PNG file")]
 ATTRIBUTE_CHOICES = "DEFAULT, ALL or named attributes such as AGE_RANGE, GENDER, EYES_OPEN"
 
 
 def _image_member(path: Path) -> dict[str, bytes]:
+    from ..images import MAX_INLINE_BYTES
+
     data = path.read_bytes()
     if len(data) > MAX_INLINE_BYTES:
         typer.echo(f"warning: {path} is over 5 MB; the API would refuse it", err=True)
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Detect faces and describe them, as Rekognition's DetectFaces."""
         request = {"Image": _image_member(image), "Attributes": attributes or ["DEFAULT"]}
-        print_json(run_reporting_errors(lambda: governed_call("DetectFaces", request)))
+        print_json(governed_call("DetectFaces", request))
 
     @app.command("compare-faces")
     def compare_faces(
@@ -50,4 +50,4 @@ def register(app: typer.Typer) -> None:
             "SimilarityThreshold": similarity_threshold,
             "QualityFilter": quality_filter,
         }
-        print_json(run_reporting_errors(lambda: governed_call("CompareFaces", request)))
+        print_json(governed_call("CompareFaces", request))

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import InvalidParameterException
-from ..governance import admin, report_render
-from ..governance.audit import AuditLog, Head, parse_anchors
-from ..governance.policy import DEFAULT_KEY, Policy, get_policy, list_policies
-from ..governance.report import build_report, parse_bound
-from ..governance.retention import RetentionRule, list_rules, sweep
-from ..operations import registry
 from ..operations.context import LOCAL_ACCOUNT, RequestContext
 from .output import print_json, run_reporting_errors
+
+if TYPE_CHECKING:
+    from ..governance.policy import Policy
 
 policy_app = typer.Typer(help="Per-access-key policies (KEY '*' is the default for all keys).")
 audit_app = typer.Typer(help="The hash-chained audit log: verify it, export it, anchor its head.")
@@ -27,8 +24,8 @@ _OutPath = Annotated[Path | None, typer.Option(help="Write here instead of stand
 
 
 def _check_operations(names: list[str]) -> None:
-    # Imported here: only `policy set` needs botocore's model.
     from ..api.service_model import service_model
+    from ..operations import registry
 
     known = set(service_model().operation_names) | set(registry())
     unknown = sorted(set(names) - known)
@@ -58,6 +55,9 @@ def policy_set(
     ),
 ) -> None:
     """Create or replace a key's policy (options left out mean 'no limit')."""
+    from ..governance import admin
+    from ..governance.policy import Policy
+
     operations = [] if no_operations else (operation or None)
 
     def apply() -> Policy:
@@ -78,17 +78,23 @@ def policy_set(
 @policy_app.command("show")
 def policy_show(key: str) -> None:
     """The policy that governs KEY (its own, else the default '*'), or null when none does."""
+    from ..governance.policy import DEFAULT_KEY, get_policy
+
     found = get_policy(None if key == DEFAULT_KEY else key)
     print_json(found.to_json() if found else None)
 
 
 @policy_app.command("list")
 def policy_list() -> None:
+    from ..governance.policy import list_policies
+
     print_json({"Policies": [p.to_json() for p in list_policies()]})
 
 
 @policy_app.command("delete")
 def policy_delete(key: str) -> None:
+    from ..governance import admin
+
     if not admin.remove_policy(RequestContext.local(), key):
         sys.stderr.write(f"no policy for {key}\n")
         raise typer.Exit(code=1)
@@ -106,6 +112,8 @@ def audit_verify(
     )] = None,
 ) -> None:
     """Walk the chain; exit 1 and name the first bad record if anything was altered."""
+    from ..governance.audit import AuditLog, Head, parse_anchors
+
     if (seq is None) != (hash_ is None):
         raise typer.BadParameter("give both --seq and --hash, or neither")
     heads = [Head(seq, hash_)] if seq is not None else []
@@ -127,6 +135,9 @@ def audit_export(
     out: _OutPath = None,
 ) -> None:
     """Records as JSONL, exactly as stored (each keeps its seq, prev and hash)."""
+    from ..governance.audit import AuditLog
+    from ..governance.report import parse_bound
+
     try:
         start = parse_bound(from_) if from_ else None
         end = parse_bound(to, end=True) if to else None
@@ -143,6 +154,8 @@ def audit_export(
 @audit_app.command("head")
 def audit_head() -> None:
     """The chain head (last record's seq and hash): anchor it outside this machine."""
+    from ..governance.audit import AuditLog
+
     print_json(AuditLog().head().to_json())
 
 
@@ -152,6 +165,9 @@ def retention_set(
     days: float = typer.Option(..., help="Maximum age of a face, in days since indexing."),
     account: str = typer.Option(LOCAL_ACCOUNT, help="Account (tenant) owning the collection."),
 ) -> None:
+    from ..governance import admin
+    from ..governance.retention import RetentionRule
+
     rule = RetentionRule(account, collection, days)
     run_reporting_errors(lambda: admin.set_retention(RequestContext.local(), rule))
     print_json(rule.to_json())
@@ -162,6 +178,8 @@ def retention_clear(
     collection: str,
     account: str = typer.Option(LOCAL_ACCOUNT, help="Account (tenant) owning the collection."),
 ) -> None:
+    from ..governance import admin
+
     if not admin.remove_retention(RequestContext.local(), account, collection):
         sys.stderr.write(f"no retention rule for {collection}\n")
         raise typer.Exit(code=1)
@@ -169,12 +187,16 @@ def retention_clear(
 
 @retention_app.command("list")
 def retention_list() -> None:
+    from ..governance.retention import list_rules
+
     print_json({"RetentionRules": [rule.to_json() for rule in list_rules()]})
 
 
 @retention_app.command("sweep")
 def retention_sweep() -> None:
     """Delete every face older than its collection's maximum age (run it from cron/a timer)."""
+    from ..governance.retention import sweep
+
     print_json({"Results": [result.to_json() for result in run_reporting_errors(sweep)]})
 
 
@@ -186,6 +208,9 @@ def report(
 ) -> None:
     """Transparency report: searches per account/key/purpose/month, matches, thresholds,
     policy refusals and deletions, from the audit log."""
+    from ..governance import report_render
+    from ..governance.report import build_report, parse_bound
+
     render = report_render.RENDERERS.get(format_)
     if render is None:
         raise typer.BadParameter(f"--format must be one of {', '.join(report_render.RENDERERS)}")

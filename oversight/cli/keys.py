@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..api.keys import AccessKey, KeyStore, new_account_id
-from ..governance import gate
 from ..operations.context import LOCAL_ACCOUNT, RequestContext
 from .output import print_json, run_reporting_errors
+
+if TYPE_CHECKING:
+    from ..api.keys import AccessKey
 
 keys_app = typer.Typer(help="Manage SigV4 access keys (each belongs to an account).")
 
@@ -34,6 +36,9 @@ def create(
     description: str = typer.Option("", help="What or who the key is for."),
 ) -> None:
     """Create a key; its secret is printed once and cannot be shown again."""
+    from ..api.keys import KeyStore, new_account_id
+    from ..governance import gate
+
     account_id = new_account_id() if new_account else account
     new_key = run_reporting_errors(lambda: KeyStore.default().create(account_id, description))
     gate.audit_admin_event(
@@ -51,12 +56,17 @@ def list_keys(
     account: str = typer.Option(None, help="Only keys of this account."),
 ) -> None:
     """List keys (never their secrets)."""
+    from ..api.keys import KeyStore
+
     print_json({"AccessKeys": [_shown(key) for key in KeyStore.default().list(account)]})
 
 
 @keys_app.command("revoke")
 def revoke(access_key_id: str) -> None:
     """Revoke a key for good: requests signed with it answer UnrecognizedClientException."""
+    from ..api.keys import KeyStore
+    from ..governance import gate
+
     key = run_reporting_errors(lambda: KeyStore.default().revoke(access_key_id))
     gate.audit_admin_event(
         RequestContext.local(), "RevokeAccessKey", key.access_key_id,

@@ -7,8 +7,7 @@ from typing import Any
 
 import typer
 
-from ..api.calls import governed_call
-from .output import print_json, run_reporting_errors
+from .output import governed_call, print_json
 
 _IMAGE = typer.Argument(..., exists=True, dir_okay=False, help="JPEG or PNG file")
 _INCLUDE = typer.Option(None, help="Only these label names (repeatable).")
@@ -18,7 +17,7 @@ _EXCLUDE = typer.Option(None, help="Never these label names (repeatable).")
 def _run(operation: str, request: dict[str, Any]) -> None:
     # Options left unset are left out, so the operation applies Rekognition's own defaults.
     request = {key: value for key, value in request.items() if value is not None}
-    print_json(run_reporting_errors(lambda: governed_call(operation, request)))
+    print_json(governed_call(operation, request))
 
 
 def register(app: typer.Typer) -> None:

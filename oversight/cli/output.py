@@ -1,4 +1,8 @@
-"""Shared CLI plumbing: print API-shaped JSON, turn Rekognition errors into exit codes."""
+"""Shared CLI plumbing: print API-shaped JSON, turn Rekognition errors into exit codes.
+
+Command modules import the service (models, database, botocore) inside their commands, never at
+module level: every command module loads when `oversight` starts, `--help` included.
+"""
 
 from __future__ import annotations
 
@@ -23,3 +27,11 @@ def run_reporting_errors(action: Callable[[], Any]) -> Any:
     except RekognitionError as exc:
         sys.stderr.write(json.dumps({"__type": exc.code, "Message": exc.message}) + "\n")
         raise typer.Exit(code=1) from exc
+
+
+def governed_call(operation: str, request: dict[str, Any]) -> Any:
+    """Run a Rekognition operation as the local operator, through the governance gate; a
+    Rekognition error prints as the API would send it and exits with 1."""
+    from ..api.calls import governed_call
+
+    return run_reporting_errors(lambda: governed_call(operation, request))

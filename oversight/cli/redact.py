@@ -9,18 +9,17 @@ import typer
 from tqdm import tqdm
 
 from ..errors import InvalidParameterException
-from ..governance.gate import governed
-from ..images import load_image
 from ..operations.context import LOCAL_ACCOUNT, RequestContext
-from ..operations.redaction import describe_regions, encoder, spare_rule
-from ..redaction import check_method, redact_image
-from ..redaction.video import redact_video
 from .output import print_json, run_reporting_errors
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def _redact_image_file(source: Path, target: Path, method: str, spare: Any) -> dict[str, Any]:
+    from ..images import load_image
+    from ..operations.redaction import describe_regions, encoder
+    from ..redaction import redact_image
+
     if target.suffix.lower() not in IMAGE_SUFFIXES:
         raise InvalidParameterException(
             f"write the redacted image as {', '.join(sorted(IMAGE_SUFFIXES))}"
@@ -37,6 +36,8 @@ def _redact_image_file(source: Path, target: Path, method: str, spare: Any) -> d
 
 
 def _redact_video_file(source: Path, target: Path, method: str, spare: Any) -> dict[str, Any]:
+    from ..redaction.video import redact_video
+
     with tqdm(unit="frame", desc="redacting", leave=False) as bar:
 
         def advance(done: int, total: int) -> None:
@@ -67,6 +68,10 @@ def redact(
 ) -> None:
     """Redact faces; images are checked by detecting again on the output. Audited as
     RedactFaces. Video keeps every frame; its audio track is not copied."""
+    from ..governance.gate import governed
+    from ..operations.redaction import spare_rule
+    from ..redaction import check_method
+
     method = method.upper()
     ctx = RequestContext(account_id=account, purpose=purpose)
     request = {"Method": method, "SpareCollectionId": spare_collection}

@@ -6,10 +6,7 @@ import sys
 
 import typer
 
-from ..api.coverage import render_api_docs
-from ..api.keys import KeyStore, bootstrap_credentials
 from ..config import settings
-from ..governance import gate
 from ..operations.context import RequestContext
 
 
@@ -18,6 +15,12 @@ def serve(
     port: int = typer.Option(None, help="Port to listen on (default: settings port, 8900)."),
 ) -> None:
     """Serve Rekognition's API (AWS JSON 1.1 + SigV4) for boto3, the AWS CLI and other SDKs."""
+    import uvicorn
+
+    from ..api.app import create_app
+    from ..api.keys import KeyStore, bootstrap_credentials
+    from ..governance import gate
+
     config = settings()
     store = KeyStore.default()
     credentials = config.data_dir / "credentials"
@@ -38,11 +41,6 @@ def serve(
             f"--region {config.region}\n"
             "More keys: oversight keys create. Delete the file once the key is stored elsewhere.\n"
         )
-    # Imported here: every CLI module loads at start-up, and only `serve` needs the server.
-    import uvicorn
-
-    from ..api.app import create_app
-
     uvicorn.run(
         create_app(store, config),
         host=host or config.host,
@@ -54,6 +52,8 @@ def serve(
 
 def api_docs() -> None:
     """Print docs/API.md: coverage of every operation in Rekognition's model."""
+    from ..api.coverage import render_api_docs
+
     sys.stdout.write(render_api_docs())
 
 

@@ -19,11 +19,7 @@ from tqdm import tqdm
 
 from .. import operations
 from ..config import settings
-from ..governance.gate import governed
 from ..operations.context import RequestContext
-from ..operations.video import job_runner, submit_job
-from ..video.endpoints import register_endpoint
-from ..video.jobs import IN_PROGRESS
 from .output import print_json, run_reporting_errors
 
 video_app = typer.Typer(help="Analyse a local video file as Rekognition Video's Start*/Get*.")
@@ -35,6 +31,10 @@ _ROLE = "arn:aws:iam::000000000000:role/oversight-local"
 
 def _run_job(start: str, request: dict[str, Any], video: Path) -> dict[str, Any]:
     """Start a job on a local file, wait for it with a progress bar, return the full Get*."""
+    from ..governance.gate import governed
+    from ..operations.video import job_runner, submit_job
+    from ..video.jobs import IN_PROGRESS
+
     ctx = RequestContext.local()
     get = start.replace("Start", "Get", 1)
 
@@ -117,6 +117,8 @@ def segments(file: Path = _FILE) -> None:
 @video_app.command("cancel")
 def cancel(job_id: str) -> None:
     """Cancel a job: its worker stops at the next frame and the job ends FAILED."""
+    from ..operations.video import job_runner
+
     def run() -> dict[str, Any]:
         job = job_runner().store.request_cancel(RequestContext.local().account_id, job_id)
         return {"JobId": job.job_id, "JobStatus": job.status}
@@ -132,6 +134,8 @@ def _stream_arns(name: str) -> tuple[str, str]:
 
 
 def _governed(name: str, request: dict[str, Any]) -> dict[str, Any]:
+    from ..governance.gate import governed
+
     ctx = RequestContext.local()
     return run_reporting_errors(
         lambda: governed(ctx, name, request, lambda: operations.call(name, request, ctx)))
@@ -148,6 +152,7 @@ def stream_start(
 ) -> None:
     """Create (or reuse) a stream processor and run it here until the source ends or Ctrl-C."""
     from ..operations.streams import events_path, running
+    from ..video.endpoints import register_endpoint
 
     video_arn, data_arn = _stream_arns(name)
     register_endpoint(video_arn, source)

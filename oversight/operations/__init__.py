@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from .context import RequestContext
@@ -19,7 +20,6 @@ Response = dict[str, Any]
 Handler = Callable[[Request, RequestContext], Response]
 
 _REGISTRY: dict[str, Handler] = {}
-
 
 
 def operation(name: str) -> Callable[[Handler], Handler]:
@@ -32,11 +32,17 @@ def operation(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def registry() -> dict[str, Handler]:
-    """All implemented operations: every module of this package is imported once, and its
-    `@operation` decorators register its handlers (no list to keep in step)."""
+@cache
+def _import_handler_modules() -> None:
+    # Once per process: scanning the package on every request would cost a directory listing.
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+
+
+def registry() -> dict[str, Handler]:
+    """All implemented operations: every module of this package is imported (once), and its
+    `@operation` decorators register its handlers (no list to keep in step)."""
+    _import_handler_modules()
     return _REGISTRY
 
 
