@@ -135,14 +135,18 @@ def signer(tmp_path: Path) -> tuple[KeyStore, str, str]:
     return store, created.key.access_key_id, created.secret
 
 
-def _check(store: KeyStore, request: SignedRequest) -> Principal:
-    return authenticate(request, store, now=datetime.now(UTC), max_skew=SKEW)
+def _check(store: KeyStore, request: SignedRequest,
+           regions: tuple[str, ...] = ("eu-west-3",)) -> Principal:
+    return authenticate(request, store, now=datetime.now(UTC), max_skew=SKEW, regions=regions)
 
 
-def test_botocore_signed_request_authenticates_in_any_region(signer: tuple) -> None:
+def test_botocore_signed_request_authenticates_in_the_servers_regions(signer: tuple) -> None:
     store, key_id, secret = signer
-    principal = _check(store, _received(_signed(key_id, secret)))
+    principal = _check(store, _received(_signed(key_id, secret)), ("us-east-1", "eu-west-3"))
     assert principal == Principal(access_key_id=key_id, account_id="210987654321")
+    # Any region was once accepted (issue 13, item 6): AWS refuses another region's scope.
+    with pytest.raises(InvalidSignatureException, match="valid region, not 'eu-west-3'"):
+        _check(store, _received(_signed(key_id, secret)), ("us-east-1",))
 
 
 def test_query_added_after_signing_is_rejected(signer: tuple) -> None:

@@ -225,7 +225,7 @@ def test_endpoint_from_the_environment(
     monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", api_server.url)
     unchanged = boto3.client(
         "rekognition",
-        region_name="eu-west-1",
+        region_name="us-east-1",
         aws_access_key_id=api_server.access_key_id,
         aws_secret_access_key=api_server.secret_access_key,
     )
@@ -290,3 +290,25 @@ def test_config_kwargs_do_not_leak(api_server: ApiServer) -> None:
     assert isinstance(custom.meta.config, Config)
     code, _, _ = rejected_by_validation(custom)
     assert code == "ValidationException"
+
+
+def test_requests_and_arns_of_another_region_are_refused(api_server: ApiServer,
+                                                         rekognition: Any) -> None:
+    # Any SigV4 region and any ARN region were once accepted (issue 13, item 6).
+    import boto3
+
+    elsewhere = boto3.client(
+        "rekognition", endpoint_url=api_server.url, region_name="eu-west-1",
+        aws_access_key_id=api_server.access_key_id,
+        aws_secret_access_key=api_server.secret_access_key,
+        config=Config(retries={"max_attempts": 1}))
+    code, status, message = error_of(lambda: elsewhere.list_collections())
+    assert (code, status) == ("InvalidSignatureException", 403) and "eu-west-1" in message
+    rekognition.create_collection(CollectionId="regional")
+    arn = rekognition.describe_collection(CollectionId="regional")["CollectionARN"]
+    assert arn.startswith("arn:aws:rekognition:us-east-1:")
+    rekognition.tag_resource(ResourceArn=arn, Tags={"k": "v"})
+    moved = arn.replace(":us-east-1:", ":eu-west-1:")
+    code, _, _ = error_of(lambda: rekognition.list_tags_for_resource(ResourceArn=moved))
+    assert code == "ResourceNotFoundException"
+    rekognition.delete_collection(CollectionId="regional")

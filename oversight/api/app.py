@@ -140,6 +140,7 @@ def _authenticate(state: _State, request: Request, body: bytes) -> Principal:
         state.keys,
         now=datetime.now(UTC),
         max_skew=timedelta(seconds=state.config.max_clock_skew_seconds),
+        regions=state.config.regions,
     )
 
 

@@ -2,15 +2,16 @@
 
 The request is rebuilt from exactly the headers the client says it signed, then handed to
 botocore's SigV4Auth, so canonicalisation is the same code that produced the client's signature.
-Any region in the credential scope is accepted (a self-hosted endpoint has one region); the
-service must be "rekognition".
+The credential scope must name one of the server's regions (the `region` setting and
+`other_regions`), as AWS refuses a signature scoped to another region; the service must be
+"rekognition".
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -177,7 +178,8 @@ def _expected_signature(request: SignedRequest, auth: _Authorization, secret: st
 
 
 def authenticate(
-    request: SignedRequest, keys: KeyStore, now: datetime, max_skew: timedelta
+    request: SignedRequest, keys: KeyStore, now: datetime, max_skew: timedelta,
+    regions: Collection[str],
 ) -> Principal:
     """The principal that signed `request`, or the SigV4 error AWS would answer."""
     header = request.headers.get("authorization")
@@ -193,6 +195,10 @@ def authenticate(
     if auth.service != SERVICE:
         raise InvalidSignatureException(
             f"Credential should be scoped to correct service: '{SERVICE}'."
+        )
+    if auth.region not in regions:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to a valid region, not '{auth.region[:40]}'."
         )
     if auth.date != amz_date[:8]:
         raise InvalidSignatureException(
