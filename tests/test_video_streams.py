@@ -159,6 +159,25 @@ def test_stream_processors_take_tags_like_collections(endpoints: Any) -> None:
             operations.call("ListTagsForResource", {"ResourceArn": other})
 
 
+def test_a_processor_whose_stream_ends_says_so(endpoints: Any) -> None:
+    # It was STOPPED with no StatusMessage, and NotificationChannel was never shown (issue 13.7).
+    topic = "arn:aws:sns:us-east-1:000000000000:processor-status"
+    channel = {"SNSTopicArn": topic}
+    operations.call("CreateCollection", {"CollectionId": "watch"})
+    with mjpeg_server(shared_path("video/face-api-js-faces.mp4"), fps=10) as url, \
+            webhook_receiver() as hook:
+        endpoints({CAMERA: url, topic: hook.url})
+        operations.call("CreateStreamProcessor", {**_definition("ends", output=False),
+                                                  "NotificationChannel": channel})
+        operations.call("StartStreamProcessor", {"Name": "ends"})
+        described = _wait_stopped("ends", 60)
+        notified = hook.wait_for(1, 10)
+    assert (described["Status"], described["StatusMessage"]) == ("STOPPED", "The stream ended")
+    assert described["NotificationChannel"] == channel
+    assert notified == [{"StreamProcessor": "ends", "Status": "STOPPED",
+                         "StatusMessage": "The stream ended"}]
+
+
 def test_http_mjpeg_camera_is_read_frame_by_frame() -> None:
     with mjpeg_server(shared_path("video/face-api-js-faces.mp4"), fps=10) as url:
         source = LiveSource(url)

@@ -149,7 +149,7 @@ def _audit_sink(processor: Processor, session_id: str) -> Any:
 
 
 def _on_stop(processor: Processor) -> Any:
-    def stopped(status: str, message: str | None) -> None:
+    def stopped(status: str, message: str) -> None:
         with _running_lock:
             entry = _running.pop((processor.account_id, processor.name), None)
         if entry is not None and entry.sender is not None:
@@ -297,7 +297,8 @@ def stop_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[
     if run is None:
         if processor.status in (RUNNING, STARTING):
             # Left RUNNING by a server that is gone: nothing runs it any more.
-            processor_store().set(ctx.account_id, processor.name, status=STOPPED)
+            processor_store().set(ctx.account_id, processor.name, status=STOPPED,
+                                  status_message="Stopped on request (it was not running)")
             return {}
         raise ResourceInUseException(f"Stream processor {processor.name} is not running")
     processor_store().set(ctx.account_id, processor.name, status=STOPPING)

@@ -22,8 +22,8 @@ from .sources import Frame, LiveSource
 log = logging.getLogger(__name__)
 
 Sink = Callable[[dict[str, Any]], None]
-# Called once when the processor stops: (final status, message or None).
-OnStop = Callable[[str, str | None], None]
+# Called once when the processor stops: (final status, why).
+OnStop = Callable[[str, str], None]
 
 
 def match_event(name: str, session_id: str, stream_arn: str, frame: Frame,
@@ -111,7 +111,8 @@ class StreamRun:
         except Exception as exc:  # unreachable source: the processor fails, saying why
             self._on_stop("FAILED", f"Cannot read {self._uri}: {exc}")
             return
-        status, message = "STOPPED", None
+        # Why it stopped, for DescribeStreamProcessor's StatusMessage.
+        status, message = "STOPPED", "The stream ended"
         started = time.monotonic()
         last_event: dict[int, float] = {}
         try:
@@ -119,6 +120,8 @@ class StreamRun:
                 if self._stop.is_set():
                     break
                 if self._max_seconds is not None and time.monotonic() - started > self._max_seconds:
+                    message = (f"Stopped after StopSelector.MaxDurationInSeconds "
+                               f"({self._max_seconds:g} s)")
                     break
                 image = from_array(frame.rgb)
                 # People already identified are reported before new faces are embedded, so
@@ -127,7 +130,9 @@ class StreamRun:
                 self._report(frame, found, last_event)
                 self._report(frame, self._searcher.identify(image, found), last_event)
                 self.frames_analysed += 1
-            if source.error:
+            if self._stop.is_set():  # stop() also closes the source, which ends the frames
+                message = "Stopped on request"
+            elif source.error:
                 status, message = "FAILED", f"The stream broke: {source.error}"
         except Exception as exc:
             log.exception("stream processor %s failed", self.name)
