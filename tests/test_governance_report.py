@@ -10,12 +10,13 @@ from typer.testing import CliRunner
 
 from oversight.cli import app
 from oversight.collections import DeletionEvent
-from oversight.errors import AccessDeniedException
-from oversight.governance import audit, gate
+from oversight.errors import AccessDeniedException, InvalidSignatureException
+from oversight.governance import audit, gate, refusals
 from oversight.governance.audit import AuditLog
 from oversight.governance.policy import Policy, put_policy
 from oversight.governance.receipts import write_receipt
-from oversight.governance.records import base_fields
+from oversight.governance.records import base_fields, intent_fields
+from oversight.governance.refusals import Refusal, RefusalLog
 from oversight.governance.report import build_report, parse_bound
 from oversight.governance.report_render import to_html, to_markdown
 from oversight.operations.context import RequestContext
@@ -37,6 +38,13 @@ def _activity() -> None:
     write_receipt(DeletionEvent("123456789012", "wanted", [], "DeleteCollection",
                                 collection_deleted=True, face_count=3))
     gate.audit_admin_event(CTX, "PutPolicy", KEY)
+    # An intent is counted by its operation record, not on its own; refusals before the gate
+    # (one recorded, two summarised) are counted apart from the requests that ran.
+    audit.write(intent_fields(CTX, "IndexFaces", {"CollectionId": "wanted"}))
+    refused = RefusalLog()
+    for i in range(refusals.PER_REMOTE + 2):
+        refused.record(Refusal(f"r{i}", "10.0.0.9", None, InvalidSignatureException("forged")))
+    refused.flush()
     frame = base_fields(CTX, "stream_match")
     frame.update({"operation": "StreamProcessorMatch", "stream_processor": "lobby",
                   "matches": [{"face_id": "f", "similarity": 99.0, "track": 1}]})
@@ -49,7 +57,7 @@ def test_report_counts_what_the_log_says() -> None:
     assert report["AuditLog"]["Valid"] is True
     assert report["Totals"] == {
         "Requests": 4, "Searches": 2, "Matches": 1, "LiveStreamMatches": 1, "PolicyRefusals": 1,
-        "FacesDeleted": 3, "AdminChanges": 1,
+        "FacesDeleted": 3, "AdminChanges": 1, "RefusedBeforeAdmission": refusals.PER_REMOTE + 2,
     }
     (stream,) = report["LiveStreamMatches"]
     assert (stream["StreamProcessor"], stream["Frames"], stream["Matches"]) == ("lobby", 1, 1)

@@ -1,7 +1,8 @@
 """The HTTP server: AWS JSON 1.1 on POST /, plus GET /health and GET /metrics.
 
 One request goes: size limit -> X-Amz-Target -> SigV4 -> JSON + model validation -> implemented?
--> [operation slot] governance admit -> handler -> governance record -> response. Everything that
+-> [operation slot] governance admit -> handler -> governance record -> response. A request
+refused before the gate is audited too (`governance/refusals.py`). Everything that
 blocks (key lookup, decoding, inference, audit writes) runs in worker threads so the event loop
 only moves bytes; at most `max_concurrent_inference` operations run at once and a request that
 waits longer than `request_timeout_seconds` for a slot is throttled rather than queued forever.
@@ -38,6 +39,7 @@ from ..errors import (
     UnsupportedOperationException,
 )
 from ..governance import gate
+from ..governance.refusals import Refusal, refusal_log
 from ..governance.retention import start_sweeper
 from ..operations import Handler, RequestContext, registry
 from ..operations.streams import processor_events
@@ -206,6 +208,39 @@ async def rekognition(request: Request) -> Response:
 
 
 async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Response:
+    try:
+        handler, ctx, validated = await _admit_request(state, request, record)
+    except RekognitionError as error:
+        # Refused before the gate: audited too (flood-controlled when unauthenticated).
+        await anyio.to_thread.run_sync(refusal_log.record, Refusal(
+            request_id=record.request_id,
+            remote=record.remote,
+            operation=None if record.operation == "-" else record.operation,
+            error=error,
+            access_key_id=record.access_key_id or None,
+            account_id=record.account_id or None,
+            purpose=_header(request, PURPOSE_HEADER) if record.access_key_id else None,
+            authorization=_header(request, "authorization"),
+        ))
+        raise
+    payload = await _call_operation(state, handler, ctx, record.operation, validated)
+    return Response(
+        payload,
+        media_type=JSON_CONTENT_TYPE,
+        headers={"x-amzn-RequestId": record.request_id},
+    )
+
+
+def _header(request: Request, name: str) -> str:
+    """A header's first value, for the record of a refused request only (dispatch reads
+    `request_headers`, which refuses repeats)."""
+    return request.headers.get(name, "")
+
+
+async def _admit_request(
+    state: _State, request: Request, record: AccessRecord
+) -> tuple[Handler, RequestContext, dict[str, Any]]:
+    """Everything before the gate: target, body, signature, validation, handler."""
     # Dispatch and audit read the very header values the signature covers (no repeats).
     headers = request_headers(request.scope["headers"])
     model = _target_operation(headers)
@@ -224,12 +259,7 @@ async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Re
         purpose=headers.get(PURPOSE_HEADER),
         request_id=record.request_id,
     )
-    payload = await _call_operation(state, handler, ctx, name, validated)
-    return Response(
-        payload,
-        media_type=JSON_CONTENT_TYPE,
-        headers={"x-amzn-RequestId": record.request_id},
-    )
+    return handler, ctx, validated
 
 
 async def health(request: Request) -> Response:
@@ -285,6 +315,7 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
         app.state.oversight = _State(resolved, store)
         yield
         await anyio.to_thread.run_sync(stop_retention)
+        await anyio.to_thread.run_sync(refusal_log.flush)
         await anyio.to_thread.run_sync(stop_video_services)
 
     app = Starlette(

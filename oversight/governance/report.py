@@ -79,11 +79,16 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
     errors: Counter = Counter()
     stream_frames: Counter = Counter()
     stream_matches: Counter = Counter()
-    admin = 0
+    admin = refused = 0
     for record in _in_period(log.records(skip_unreadable=True), start, end):
         kind, month = record.get("kind"), record["time"][:7]
         if kind == "admin":
             admin += 1
+            continue
+        if kind == "intent":
+            continue  # the operation's own record counts it
+        if kind in ("refused", "refused_summary"):
+            refused += record.get("count", 1)
             continue
         if kind == "deletion":
             deletions[(record.get("reason"), record.get("collection"))] += record.get("count", 0)
@@ -138,6 +143,8 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
             "PolicyRefusals": sum(refusals.values()),
             "FacesDeleted": sum(deletions.values()),
             "AdminChanges": admin,
+            # Requests answered before the gate: bad signature, unknown key, invalid input.
+            "RefusedBeforeAdmission": refused,
         },
         "SearchesByMonth": month_rows,
         "Searches": search_rows,
