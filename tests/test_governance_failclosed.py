@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from oversight.api.keys import KeyStore
 from oversight.errors import InternalServerError
 from oversight.governance import admin, gate
 from oversight.governance.audit import AuditLog
+from oversight.governance.policy import Policy, get_policy
 from oversight.governance.records import STATE_CHANGING_OPERATIONS
-from oversight.governance.retention import RetentionRule, sweep
+from oversight.governance.retention import RetentionRule, list_rules, sweep
 from oversight.operations import call
 from oversight.operations.context import LOCAL_ACCOUNT, RequestContext
 from tests.api_server import ApiServer, oversight_cli
@@ -122,4 +124,28 @@ def test_retention_deletes_nothing_without_receipts(isolated_data_dir: Path) -> 
     assert result.deleted == 2
     (receipt,) = [r for r in AuditLog().records() if r["kind"] == "deletion"]
     assert receipt["key"] is None and receipt["request_id"].startswith("retention-sweep-")
+    assert AuditLog().verify().ok
+
+
+def test_admin_changes_are_undone_without_their_record(isolated_data_dir: Path) -> None:
+    local, key = RequestContext.local(), "AKIAFAILCLOSED000002"
+    admin.set_policy(local, Policy(key, max_faces=3))
+    store = KeyStore.default()
+
+    def record(_: object) -> None:
+        gate.audit_admin_event(local, "CreateAccessKey", "x")
+
+    existing = store.create(record=record).key
+    with unwritable_audit_log(isolated_data_dir):
+        for change in (
+            lambda: admin.set_policy(local, Policy(key, max_faces=1)),
+            lambda: admin.remove_policy(local, key),
+            lambda: admin.set_retention(local, RetentionRule(LOCAL_ACCOUNT, "c", 5)),
+            lambda: store.create(record=record),
+            lambda: store.revoke(existing.access_key_id, record),
+        ):
+            with pytest.raises(InternalServerError):
+                change()
+    assert get_policy(key) == Policy(key, max_faces=3) and list_rules() == []
+    assert [k.active for k in store.list()] == [True]
     assert AuditLog().verify().ok

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,7 +83,14 @@ class KeyStore:
         """The store of the configured data directory and database."""
         return cls(get_engine(), load_cipher(settings().data_dir))
 
-    def create(self, account_id: str = LOCAL_ACCOUNT, description: str = "") -> NewAccessKey:
+    def create(
+        self,
+        account_id: str = LOCAL_ACCOUNT,
+        description: str = "",
+        record: Callable[[AccessKey], None] | None = None,
+    ) -> NewAccessKey:
+        """A new key. `record(key)` (its audit record) runs inside the transaction: when it
+        raises, no key was created."""
         if not ACCOUNT_ID.fullmatch(account_id):
             raise InvalidParameterException(f"Account id must be 12 digits, got {account_id!r}.")
         key = AccessKey(
@@ -103,6 +111,8 @@ class KeyStore:
                     created_at=key.created_at,
                 )
             )
+            if record is not None:
+                record(key)
         return NewAccessKey(key=key, secret=secret)
 
     def list(self, account_id: str | None = None) -> list[AccessKey]:
@@ -117,8 +127,11 @@ class KeyStore:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(access_keys)).scalar_one())
 
-    def revoke(self, access_key_id: str) -> AccessKey:
-        """Revoke a key for good; revoking twice keeps the first revocation time."""
+    def revoke(
+        self, access_key_id: str, record: Callable[[AccessKey], None] | None = None
+    ) -> AccessKey:
+        """Revoke a key for good; revoking twice keeps the first revocation time. `record(key)`
+        runs inside the transaction: when it raises, the key stays as it was."""
         with self._engine.begin() as conn:
             conn.execute(
                 update(access_keys)
@@ -129,8 +142,10 @@ class KeyStore:
             row = conn.execute(
                 select(access_keys).where(access_keys.c.access_key_id == access_key_id)
             ).first()
-        if row is None:
-            raise ResourceNotFoundException(f"Access key {access_key_id} does not exist.")
+            if row is None:
+                raise ResourceNotFoundException(f"Access key {access_key_id} does not exist.")
+            if record is not None:
+                record(_row_to_key(row))
         return _row_to_key(row)
 
     def active_secret(self, access_key_id: str) -> tuple[AccessKey, str] | None:
@@ -168,7 +183,9 @@ def write_credentials_file(path: Path, new_key: NewAccessKey, region: str) -> No
         handle.write(text)
 
 
-def bootstrap_credentials(store: KeyStore, path: Path, region: str) -> NewAccessKey | None:
+def bootstrap_credentials(
+    store: KeyStore, path: Path, region: str, record: Callable[[AccessKey], None] | None = None
+) -> NewAccessKey | None:
     """On a store that never had a key, create one for the local account and write it to `path`.
 
     Only an empty store qualifies: once keys exist, revoking them all must not make a restart
@@ -176,6 +193,8 @@ def bootstrap_credentials(store: KeyStore, path: Path, region: str) -> NewAccess
     """
     if store.count() > 0:
         return None
-    new_key = store.create(LOCAL_ACCOUNT, description="first key, created by oversight serve")
+    new_key = store.create(
+        LOCAL_ACCOUNT, description="first key, created by oversight serve", record=record
+    )
     write_credentials_file(path, new_key, region)
     return new_key

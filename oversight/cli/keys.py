@@ -40,12 +40,15 @@ def create(
     from ..governance import gate
 
     account_id = new_account_id() if new_account else account
-    new_key = run_reporting_errors(lambda: KeyStore.default().create(account_id, description))
-    gate.audit_admin_event(
-        RequestContext.local(),
-        "CreateAccessKey",
-        new_key.key.access_key_id,
-        {"account_id": new_key.key.account_id, "description": new_key.key.description},
+
+    def record(key: AccessKey) -> None:
+        gate.audit_admin_event(
+            RequestContext.local(), "CreateAccessKey", key.access_key_id,
+            {"account_id": key.account_id, "description": key.description},
+        )
+
+    new_key = run_reporting_errors(
+        lambda: KeyStore.default().create(account_id, description, record)
     )
     print_json(_shown(new_key.key) | {"SecretAccessKey": new_key.secret})
     sys.stderr.write("Store the secret now: it is never shown again.\n")
@@ -67,11 +70,13 @@ def revoke(access_key_id: str) -> None:
     from ..api.keys import KeyStore
     from ..governance import gate
 
-    key = run_reporting_errors(lambda: KeyStore.default().revoke(access_key_id))
-    gate.audit_admin_event(
-        RequestContext.local(), "RevokeAccessKey", key.access_key_id,
-        {"account_id": key.account_id},
-    )
+    def record(key: AccessKey) -> None:
+        gate.audit_admin_event(
+            RequestContext.local(), "RevokeAccessKey", key.access_key_id,
+            {"account_id": key.account_id},
+        )
+
+    key = run_reporting_errors(lambda: KeyStore.default().revoke(access_key_id, record))
     print_json(_shown(key))
 
 

@@ -18,20 +18,21 @@ def serve(
     import uvicorn
 
     from ..api.app import create_app
-    from ..api.keys import KeyStore, bootstrap_credentials
+    from ..api.keys import AccessKey, KeyStore, bootstrap_credentials
     from ..governance import gate
 
     config = settings()
     store = KeyStore.default()
     credentials = config.data_dir / "credentials"
-    new_key = bootstrap_credentials(store, credentials, config.region)
-    if new_key is not None:
+
+    def record(key: AccessKey) -> None:
         gate.audit_admin_event(
-            RequestContext.local(),
-            "CreateAccessKey",
-            new_key.key.access_key_id,
-            {"account_id": new_key.key.account_id, "by": "oversight serve (first start)"},
+            RequestContext.local(), "CreateAccessKey", key.access_key_id,
+            {"account_id": key.account_id, "by": "oversight serve (first start)"},
         )
+
+    new_key = bootstrap_credentials(store, credentials, config.region, record)
+    if new_key is not None:
         sys.stderr.write(
             f"First start: created access key {new_key.key.access_key_id} for account "
             f"{new_key.key.account_id}.\nIts secret is in {credentials.resolve()} (mode 0600); "

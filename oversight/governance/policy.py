@@ -8,6 +8,7 @@ below a key's minimum threshold is refused, never silently raised.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -174,8 +175,9 @@ def list_policies() -> list[Policy]:
         return [Policy(**{name: row[name] for name in _COLUMNS}) for row in rows]
 
 
-def put_policy(policy: Policy) -> None:
-    """Create or replace the policy of `policy.access_key_id`."""
+def put_policy(policy: Policy, record: Callable[[], None] | None = None) -> None:
+    """Create or replace the policy of `policy.access_key_id`; `record()` (its audit record)
+    runs inside the transaction, so when it raises nothing changed."""
     if policy.access_key_id != DEFAULT_KEY and not _ACCESS_KEY.fullmatch(policy.access_key_id):
         raise InvalidParameterException(
             f"{policy.access_key_id!r} is not an access key id (16-128 letters and digits) or '*'"
@@ -186,12 +188,17 @@ def put_policy(policy: Policy) -> None:
             delete(policies).where(policies.c.access_key_id == policy.access_key_id)
         )
         connection.execute(policies.insert().values(**values))
+        if record is not None:
+            record()
 
 
-def delete_policy(access_key_id: str) -> bool:
-    """Remove a key's policy; True when there was one."""
+def delete_policy(access_key_id: str, record: Callable[[], None] | None = None) -> bool:
+    """Remove a key's policy; True when there was one (then `record()` runs inside the
+    transaction: when it raises, the policy stays)."""
     with get_engine().begin() as connection:
         result = connection.execute(
             delete(policies).where(policies.c.access_key_id == access_key_id)
         )
+        if result.rowcount > 0 and record is not None:
+            record()
     return result.rowcount > 0

@@ -60,7 +60,8 @@ class SweepResult:
         return out
 
 
-def put_rule(rule: RetentionRule) -> None:
+def put_rule(rule: RetentionRule, record: Callable[[], None] | None = None) -> None:
+    """Create or replace a rule; `record()` runs inside the transaction (raises: no change)."""
     if not 0 < rule.max_age_days <= MAX_AGE_DAYS:
         raise InvalidParameterException(
             f"the maximum face age must be more than 0 days and at most {MAX_AGE_DAYS}"
@@ -76,13 +77,20 @@ def put_rule(rule: RetentionRule) -> None:
             account_id=rule.account_id, collection_id=rule.collection_id,
             max_age_days=rule.max_age_days, updated_at=datetime.now(UTC),
         ))
+        if record is not None:
+            record()
 
 
-def delete_rule(account_id: str, collection_id: str) -> bool:
+def delete_rule(
+    account_id: str, collection_id: str, record: Callable[[], None] | None = None
+) -> bool:
+    """Remove a rule; True when there was one (then `record()` runs inside the transaction)."""
     with get_engine().begin() as connection:
         result = connection.execute(delete(retention).where(
             retention.c.account_id == account_id, retention.c.collection_id == collection_id,
         ))
+        if result.rowcount > 0 and record is not None:
+            record()
     return result.rowcount > 0
 
 
