@@ -1,13 +1,16 @@
 """All configuration in one place: environment variables over an optional TOML file over defaults.
 
 Every setting has a default that serves one machine with no external service. The TOML file is
-`$OVERSIGHT_CONFIG` or `<data dir>/oversight.toml`; keys are the field names below.
+`$OVERSIGHT_CONFIG` or `<data dir>/oversight.toml`; keys are the field names below. A key that
+is not one, or a value of the wrong type, is a ConfigError naming it: a typo is never ignored.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -67,37 +70,77 @@ class Settings:
 
 
 _ENV_PREFIX = "OVERSIGHT_"
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}
 
 
-def _coerce(raw: str | int | float, target: object) -> object:
-    if isinstance(target, bool):
-        return str(raw).lower() in {"1", "true", "yes", "on"}
-    if isinstance(target, int):
-        return int(raw)
-    if isinstance(target, float):
-        return float(raw)
-    if isinstance(target, Path):
-        return Path(raw)
-    return str(raw)
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+               Path: "a path"}
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names where it came from and its value."""
+
+
+def _coerce(raw: object, target: object, source: str) -> object:
+    """`raw` (an environment string, or a typed TOML value) as the type of the field's default;
+    ConfigError naming `source` and `raw` otherwise."""
+    kind = type(target)
+    value: object = None
+    if kind is bool:
+        value = raw if isinstance(raw, bool) else _BOOLEANS.get(str(raw).lower())
+    elif isinstance(raw, str):
+        with suppress(ValueError):
+            value = kind(raw)  # type: ignore[call-arg]
+    elif kind is float and type(raw) in (int, float):
+        value = float(raw)  # type: ignore[arg-type]
+    elif kind is int and type(raw) is int:
+        value = raw
+    if value is None:
+        raise ConfigError(f"{source}: {raw!r} is not {_KIND_NAMES.get(kind, kind.__name__)}")
+    return value
+
+
+def _read_file(path: Path, named: bool) -> dict[str, object]:
+    """The TOML file's settings; `named` when $OVERSIGHT_CONFIG names it (it must then exist),
+    else it is the data directory's own `oversight.toml` (optional)."""
+    if not path.is_file():
+        if named:
+            raise ConfigError(f"{_ENV_PREFIX}CONFIG: {str(path)!r} is not a file")
+        return {}
+    try:
+        values = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
+    if "data_dir" in values and not named:
+        # Found inside the data directory, the file cannot say where that directory is.
+        raise ConfigError(f"{path}: data_dir cannot be set in the data directory's own file; "
+                          f"set {_ENV_PREFIX}DATA_DIR, or name this file with {_ENV_PREFIX}CONFIG")
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment over the TOML file over defaults; ConfigError names a
+    value of the wrong type and a key the file should not have."""
     env = os.environ if environ is None else environ
     defaults = Settings()
+    named = f"{_ENV_PREFIX}CONFIG" in env
     data_dir = Path(env.get(f"{_ENV_PREFIX}DATA_DIR", str(defaults.data_dir)))
-    config_path = Path(env.get(f"{_ENV_PREFIX}CONFIG", str(data_dir / "oversight.toml")))
-    from_file: dict[str, object] = {}
-    if config_path.is_file():
-        from_file = tomllib.loads(config_path.read_text())
+    path = Path(env[f"{_ENV_PREFIX}CONFIG"]) if named else data_dir / "oversight.toml"
+    from_file = _read_file(path, named)
     values: dict[str, object] = {}
     for f in fields(Settings):
+        variable = _ENV_PREFIX + f.name.upper()
         default = getattr(defaults, f.name)
-        env_value = env.get(_ENV_PREFIX + f.name.upper())
-        if env_value is not None:
-            values[f.name] = _coerce(env_value, default)
+        if variable in env:
+            values[f.name] = _coerce(env[variable], default, variable)
         elif f.name in from_file:
-            values[f.name] = _coerce(from_file[f.name], default)  # type: ignore[arg-type]
-    values["data_dir"] = data_dir
+            values[f.name] = _coerce(from_file[f.name], default, f"{path}: {f.name}")
     return Settings(**values)  # type: ignore[arg-type]
 
 

@@ -1,7 +1,9 @@
-"""Rekognition's error vocabulary. Every failure a client can cause is one of these.
+"""Rekognition's error vocabulary. Every failure a client can cause is one of these, and every
+one of them is defined here.
 
 The `code` is the `__type` a Rekognition client parses into its modelled exception class; the
-HTTP status is the one AWS sends (4xx for the caller's fault, 5xx only for server-side trouble).
+HTTP status is the one AWS sends (4xx for the caller's fault, 5xx only for server-side trouble:
+the service model's `fault` flag, which tests/test_errors.py checks every class against).
 """
 
 from __future__ import annotations
@@ -76,10 +78,30 @@ class AccessDeniedException(_ClientError):
     code = "AccessDeniedException"
 
 
+class CsrfRefused(AccessDeniedException):
+    """A console form without its session's CSRF token: a web page's refusal, 403 as browsers
+    and proxies expect (the console is not Rekognition's wire)."""
+
+    status = 403
+
+
 class ValidationException(_ClientError):
     """Protocol-level validation failure (AWS's generic code for a malformed request)."""
 
     code = "ValidationException"
+
+
+class SerializationException(_ClientError):
+    """The body, or a value in it, is not the JSON the model describes (AWS JSON protocol)."""
+
+    code = "SerializationException"
+
+
+class RequestTimeoutException(RekognitionError):
+    """The request body did not arrive in time (AWS's front door answers 408)."""
+
+    code = "RequestTimeoutException"
+    status = 408
 
 
 class UnknownOperationException(_ClientError):

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from oversight.api.service_model import operation_model
-from oversight.api.validation import SerializationException, parse_body, validate_request
-from oversight.errors import ImageTooLargeException, ValidationException
+from oversight.api.validation import parse_body, validate_request
+from oversight.errors import ImageTooLargeException, SerializationException, ValidationException
 
 IMAGE = {"Bytes": base64.b64encode(b"\xff\xd8\xff").decode()}
 

@@ -34,6 +34,7 @@ from ..console import console_routes
 from ..errors import (
     InternalServerError,
     RekognitionError,
+    RequestTimeoutException,
     ThrottlingException,
     UnknownOperationException,
     UnsupportedOperationException,
@@ -54,11 +55,6 @@ from .validation import parse_body, too_large, validate_request
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 PURPOSE_HEADER = "x-oversight-purpose"
 log = logging.getLogger(__name__)
-
-
-class RequestTimeoutException(RekognitionError):
-    code = "RequestTimeoutException"
-    status = 408
 
 
 class _State:

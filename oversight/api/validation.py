@@ -22,17 +22,15 @@ from typing import Any
 import regex
 from botocore.model import OperationModel, Shape
 
-from ..errors import ImageTooLargeException, RekognitionError, ValidationException
+from ..errors import (
+    ImageTooLargeException,
+    RekognitionError,
+    SerializationException,
+    ValidationException,
+)
 
 # Keep error messages readable when a client sends huge values.
 _SHOWN_CHARS = 80
-
-
-class SerializationException(RekognitionError):
-    """The body, or a value in it, is not the JSON the model describes (AWS JSON protocol)."""
-
-    code = "SerializationException"
-    status = 400
 
 
 def _reject_constant(name: str) -> float:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 
 import typer
+
+from ..config import ConfigError
 
 app = typer.Typer(
     name="oversight",
@@ -22,4 +25,8 @@ for _module in pkgutil.iter_modules(__path__):
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ConfigError as exc:
+        sys.stderr.write(f"oversight: configuration error: {exc}\n")
+        raise SystemExit(2) from exc

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from ..errors import (
-    AccessDeniedException,
+    CsrfRefused,
     ImageTooLargeException,
     InvalidParameterException,
     RekognitionError,
@@ -58,10 +58,6 @@ MAX_FORM_BYTES = MAX_INLINE_BYTES + 256 * 1024
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 UserEndpoint = Callable[[Request, ConsoleUser], Awaitable[Response]]
-
-
-class CsrfRefused(AccessDeniedException):
-    status = 403
 
 
 def render(
