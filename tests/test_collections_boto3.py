@@ -170,3 +170,31 @@ def test_pagination_and_errors(rekognition_client: Any) -> None:
     assert error_code(gone) == "ResourceNotFoundException"
     for i in range(3):
         rek.delete_collection(CollectionId=f"{prefix}-{i}")
+
+
+def test_face_model_version_is_a_number_and_the_embedding_is_named(
+    rekognition_client: Any, server: ApiServer,
+) -> None:
+    # It was the embedding's name, which clients reading a number choke on (issue 13, item 3).
+    import json
+    import re
+    import urllib.request
+
+    rek, collection = rekognition_client, f"versions-{uuid.uuid4().hex[:8]}"
+    created = rek.create_collection(CollectionId=collection)
+    indexed = rek.index_faces(CollectionId=collection, Image={"Bytes": photo("Hugo_Chavez", 1)})
+    raw = {}
+    rek.meta.events.register("after-call.rekognition.DescribeCollection",
+                             lambda http_response, **_: raw.update(json.loads(
+                                 http_response.content)))
+    described = rek.describe_collection(CollectionId=collection)
+    versions = {created["FaceModelVersion"], indexed["FaceModelVersion"],
+                described["FaceModelVersion"],
+                indexed["FaceRecords"][0]["Face"]["IndexFacesModelVersion"],
+                *rek.list_collections()["FaceModelVersions"]}
+    assert all(re.fullmatch(r"[0-9.]+", v) for v in versions), versions
+    with urllib.request.urlopen(f"{server.url}/health") as response:
+        health = json.loads(response.read())
+    assert health["FaceModelVersion"] == described["FaceModelVersion"]
+    assert raw["EmbeddingModel"] == health["EmbeddingModel"] and "sface" in raw["EmbeddingModel"]
+    rek.delete_collection(CollectionId=collection)

@@ -1,15 +1,17 @@
 """Face analysis on top of the models: detection, embeddings, attributes, similarity."""
 
-from .embedding import EMBEDDING_DIM, EMBEDDING_MODEL
+from .embedding import EMBEDDING_DIM, EMBEDDING_MODEL, FACE_MODEL_VERSION, face_model_version
 from .faces import DetectedFace, FaceAnalyzer, face_analyzer, requested_attributes
 from .similarity import similarity_from_cosine
 
 __all__ = [
     "EMBEDDING_DIM",
     "EMBEDDING_MODEL",
+    "FACE_MODEL_VERSION",
     "DetectedFace",
     "FaceAnalyzer",
     "face_analyzer",
+    "face_model_version",
     "requested_attributes",
     "similarity_from_cosine",
 ]

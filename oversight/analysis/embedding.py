@@ -8,6 +8,7 @@ the two cosine scores. One vector keeps 1:N search a plain inner-product index.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
@@ -21,6 +22,20 @@ _CALIBRATION = json.loads(CALIBRATION_FILE.read_text())
 SFACE_WEIGHT: float = _CALIBRATION["sface_weight"]
 EMBEDDING_MODEL: str = _CALIBRATION["embedding"]
 EMBEDDING_DIM = SFACE_DIM + DLIB_EMBEDDING_DIM
+
+
+def face_model_version(embedding: str) -> str:
+    """Rekognition's FaceModelVersion for an embedding name: the service model requires
+    `[0-9.]+` and clients read it as a number, so "sface-int8+dlib-resnet-v<N>/w<weight>" is
+    published as "<N>.<weight in thousandths>" ("...-v1/w0.250" -> "1.250"). The name itself is
+    in the model card, DescribeCollection's EmbeddingModel and GET /health."""
+    match = re.fullmatch(r"sface-int8\+dlib-resnet-v(\d+)/w(\d+\.\d+)", embedding)
+    if match is None:
+        return "0"  # not a name this code writes (calibrate.py)
+    return f"{match[1]}.{round(float(match[2]) * 1000):03d}"
+
+
+FACE_MODEL_VERSION = face_model_version(EMBEDDING_MODEL)
 
 
 def fuse(

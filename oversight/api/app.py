@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ..analysis.embedding import EMBEDDING_MODEL, FACE_MODEL_VERSION
 from ..config import Settings, settings
 from ..console import console_routes
 from ..errors import (
@@ -259,7 +260,8 @@ async def _admit_request(
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "FaceModelVersion": FACE_MODEL_VERSION,
+                         "EmbeddingModel": EMBEDDING_MODEL})
 
 
 async def metrics(request: Request) -> Response:

@@ -7,9 +7,16 @@ The table is built from botocore's model, `operations.registry()` and the declar
 
 from __future__ import annotations
 
+import re
+
 from ..operations import registry
 from ..operations.unsupported import unsupported_reasons
-from .service_model import extension_operations, model_version, rekognition_operations
+from .service_model import (
+    extension_members,
+    extension_operations,
+    model_version,
+    rekognition_operations,
+)
 
 NOT_YET = "not implemented yet"
 
@@ -73,4 +80,26 @@ def render_api_docs() -> str:
         extensions_note=extensions_note,
     )
     rows = [_row(name, served, reasons, extensions) for name in names + sorted(extensions)]
-    return text + "\n".join(rows) + "\n"
+    return text + "\n".join(rows) + "\n" + _additions()
+
+
+_ADDITIONS = """
+## Oversight's additions to Rekognition's responses
+
+SDKs ignore members they do not model, so these never break a client; they are in the model
+the server validates against (`oversight/operations/extensions.json`).
+
+| Shape | Member | Notes |
+|---|---|---|
+"""
+
+
+def _markdown(html: str) -> str:
+    return re.sub(r"</?p>", "", html).replace("<code>", "`").replace("</code>", "`")
+
+
+def _additions() -> str:
+    rows = [f"| {shape} | {name} | {_markdown(doc)} |"
+            for shape, members in sorted(extension_members().items())
+            for name, doc in sorted(members.items())]
+    return _ADDITIONS + "\n".join(rows) + "\n"

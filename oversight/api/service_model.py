@@ -1,6 +1,7 @@
 """The wire contract: Rekognition's service model as shipped inside botocore, plus Oversight's
 extension operations (`oversight/operations/extensions.json`, a fragment in the same format whose
-shapes may reference Rekognition's own), merged so both are validated the same way."""
+shapes may reference Rekognition's own) and extension members of Rekognition's own shapes (its
+"members" section), merged so both are validated the same way."""
 
 from __future__ import annotations
 
@@ -45,7 +46,18 @@ def service_model() -> ServiceModel:
         if clashes:
             raise RuntimeError(f"{EXTENSIONS_FILE.name} redefines Rekognition {section}: {clashes}")
         merged[section].update(fragment.get(section, {}))
+    for shape, members in fragment.get("members", {}).items():
+        clashes = set(members) & set(merged["shapes"][shape]["members"])
+        if clashes:
+            raise RuntimeError(f"{EXTENSIONS_FILE.name} redefines members of {shape}: {clashes}")
+        merged["shapes"][shape]["members"].update(members)
     return ServiceModel(merged, service_name="rekognition")
+
+
+def extension_members() -> dict[str, dict[str, str]]:
+    """{shape: {member: documentation}} of the members Oversight adds to Rekognition's shapes."""
+    return {shape: {name: member.get("documentation", "") for name, member in members.items()}
+            for shape, members in _extensions().get("members", {}).items()}
 
 
 def rekognition_operations() -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import EMBEDDING_MODEL
+from ..analysis import EMBEDDING_MODEL, face_model_version
 from ..analysis.similarity import CALIBRATION_FILE, fmr_for_similarity, similarity_for_decades
 from .demographics import NO_IDENTITY_CAVEAT, embedder_tables
 from .operating import DEFAULT_SIMILARITY
@@ -301,8 +301,9 @@ def render(results: dict[str, dict[str, Any]], base: Path) -> str:
         "edit the generator (oversight/evaluation/model_card.py), not this file. -->", "",
         f"Generated {datetime.now(UTC):%Y-%m-%d} from evaluations run "
         f"{', '.join(sorted({r['created'][:10] for r in results.values()}))}. "
-        f"Embedding model: `{EMBEDDING_MODEL}`. Every number below was measured by running these "
-        "models on the data named with it; run the same commands on your own data before "
+        f"Embedding model: `{EMBEDDING_MODEL}` (the API's FaceModelVersion "
+        f"`{face_model_version(EMBEDDING_MODEL)}`). Every number below was measured by running "
+        "these models on the data named with it; run the same commands on your own data before "
         "relying on a threshold.", "",
         *([f"**Warning: some results were measured with {', '.join(stale)}, not the current "
            "embedding model; run the evaluations again.**", ""] if stale else []),

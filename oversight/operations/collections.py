@@ -11,7 +11,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..analysis import EMBEDDING_MODEL, face_analyzer, requested_attributes, similarity_from_cosine
+from ..analysis import (
+    EMBEDDING_MODEL,
+    FACE_MODEL_VERSION,
+    face_analyzer,
+    face_model_version,
+    requested_attributes,
+    similarity_from_cosine,
+)
 from ..collections import (
     Box,
     Collection,
@@ -66,7 +73,7 @@ def face_api(face: StoredFace) -> dict[str, Any]:
         "BoundingBox": face.box.to_api(),
         "ImageId": face.image_id,
         "Confidence": face.confidence,
-        "IndexFacesModelVersion": EMBEDDING_MODEL,
+        "IndexFacesModelVersion": FACE_MODEL_VERSION,
     }
     if face.external_image_id is not None:
         shaped["ExternalImageId"] = face.external_image_id
@@ -141,7 +148,7 @@ def create_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str,
     return {
         "StatusCode": 200,
         "CollectionArn": collection_arn(collection),
-        "FaceModelVersion": collection.face_model,
+        "FaceModelVersion": face_model_version(collection.face_model),
     }
 
 
@@ -151,10 +158,12 @@ def describe_collection(request: dict[str, Any], ctx: RequestContext) -> dict[st
     face_count, user_count = collection_service().store.counts(collection)
     return {
         "FaceCount": face_count,
-        "FaceModelVersion": collection.face_model,
+        "FaceModelVersion": face_model_version(collection.face_model),
         "CollectionARN": collection_arn(collection),
         "CreationTimestamp": collection.created_at,
         "UserCount": user_count,
+        # Extension member (operations/extensions.json): the embedding behind the version.
+        "EmbeddingModel": collection.face_model,
     }
 
 
@@ -167,7 +176,7 @@ def list_collections(request: dict[str, Any], ctx: RequestContext) -> dict[str, 
     page = found[:limit]
     response: dict[str, Any] = {
         "CollectionIds": [c.collection_id for c in page],
-        "FaceModelVersions": [c.face_model for c in page],
+        "FaceModelVersions": [face_model_version(c.face_model) for c in page],
     }
     if len(found) > limit:
         response["NextToken"] = encode_token(scope, page[-1].pk)
@@ -228,7 +237,7 @@ def index_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
             {"Face": face_api(face), "FaceDetail": detail}
             for face, (_, detail) in zip(stored, kept, strict=True)
         ],
-        "FaceModelVersion": collection.face_model,
+        "FaceModelVersion": face_model_version(collection.face_model),
         "UnindexedFaces": unindexed,
     }
 
@@ -249,7 +258,7 @@ def list_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     page = found[:limit]
     response: dict[str, Any] = {
         "Faces": [face_api(face) for face in page],
-        "FaceModelVersion": collection.face_model,
+        "FaceModelVersion": face_model_version(collection.face_model),
     }
     if len(found) > limit:
         response["NextToken"] = encode_token(scope, page[-1].seq)
@@ -283,7 +292,7 @@ def search_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     return {
         "SearchedFaceId": request["FaceId"],
         "FaceMatches": _face_matches(matches, request),
-        "FaceModelVersion": collection.face_model,
+        "FaceModelVersion": face_model_version(collection.face_model),
     }
 
 
@@ -298,5 +307,5 @@ def search_faces_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[
         "SearchedFaceBoundingBox": detail["BoundingBox"],
         "SearchedFaceConfidence": detail["Confidence"],
         "FaceMatches": _face_matches(matches, request),
-        "FaceModelVersion": collection.face_model,
+        "FaceModelVersion": face_model_version(collection.face_model),
     }

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import face_analyzer, requested_attributes, similarity_from_cosine
+from ..analysis import (
+    face_analyzer,
+    face_model_version,
+    requested_attributes,
+    similarity_from_cosine,
+)
 from ..collections import Collection, collection_service
 from ..collections.pagination import decode_token, encode_token
 from ..collections.user_store import request_digest
@@ -228,7 +233,7 @@ def search_users(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     has_user, has_face = request.get("UserId") is not None, request.get("FaceId") is not None
     if has_user == has_face:
         raise InvalidParameterException("Specify exactly one of UserId or FaceId")
-    response: dict[str, Any] = {"FaceModelVersion": collection.face_model}
+    response: dict[str, Any] = {"FaceModelVersion": face_model_version(collection.face_model)}
     if has_face:
         stored = service.store.face_with_embedding(collection, request["FaceId"])
         if stored is None:
@@ -261,7 +266,7 @@ def search_users_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[
     vector = face_analyzer().embed(image, face)
     return {
         "UserMatches": _user_matches(collection, vector, request),
-        "FaceModelVersion": collection.face_model,
+        "FaceModelVersion": face_model_version(collection.face_model),
         "SearchedFace": {"FaceDetail": detail},
         "UnsearchedFaces": [
             {"FaceDetails": other, "Reasons": reasons} for other, reasons in others
