@@ -58,7 +58,7 @@ def test_compare_faces_with_boto3(rekognition: Any) -> None:
 
     same = best_similarity(lfw("George_W_Bush", 407))
     other = best_similarity(lfw("Colin_Powell", 38))
-    assert same >= 80 > other
+    assert 80 <= same < 100 and other < 80  # 100 is for identical faces only (issue 13.4)
 
 
 def test_garbage_bytes_are_an_invalid_image(rekognition: Any) -> None:

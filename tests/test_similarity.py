@@ -42,3 +42,12 @@ def test_calibration_hits_its_operating_points() -> None:
         # ... and on the calibration data its false-match rate is the one the Similarity states.
         if point["target_fmr"] * CALIBRATION["impostor_pairs"] >= 10:
             assert point["measured_fmr"] <= 1.5 * point["target_fmr"]
+
+
+def test_only_identical_vectors_reach_100() -> None:
+    # Different photos of one person once all read exactly 100 (issue 13, item 4).
+    top = CALIBRATION["cosines"][-1]
+    cosines = np.linspace(top, 1.0, 50)
+    values = similarity_from_cosine(cosines)
+    assert np.all(np.diff(values) > 0) and values[-1] == 100.0 and values[-2] < 100.0
+    assert isinstance(similarity_from_cosine(0.95), float) and similarity_from_cosine(0.95) < 100

@@ -4,7 +4,9 @@
 embedding, the cosine at which the false-match rate (FMR) over impostor pairs drops to 10^-d for
 a grid of d. Similarity is piecewise linear in d = -log10(FMR):
   d in [0, 5]: Similarity = 16 d            (FMR 1 -> 0, FMR 1e-5 -> 80)
-  d > 5:       Similarity = 80 + 19 (d - 5)  (FMR 1e-6 -> 99), capped at 100
+  d > 5:       Similarity = 80 + 19 (d - 5)  (FMR 1e-6 -> 99)
+Past the last calibrated cosine, Similarity rises linearly to 100 at cosine 1: only identical
+vectors reach 100, and two photos of one person still rank by how alike they are.
 so the default threshold 80 means one false match in 100,000 comparisons and 99 one in a million.
 That strictness is deliberate: a search compares a face with every face of a collection, and at
 1 in 1,000 per comparison (the first calibration) a stranger matched someone in a 569-face
@@ -45,10 +47,7 @@ def _anchors() -> tuple[np.ndarray, np.ndarray]:
 def similarity_from_cosine(cosine: float | np.ndarray) -> float | np.ndarray:
     """Calibrated Similarity (0-100) for one cosine or an array of them."""
     cosines, similarities = _anchors()
-    # Past the last anchor, continue the last segment's slope until the cap.
-    slope = (similarities[-1] - similarities[-2]) / max(cosines[-1] - cosines[-2], 1e-9)
-    values = np.interp(cosine, cosines, similarities)
-    beyond = np.asarray(cosine) > cosines[-1]
-    values = np.where(beyond, similarities[-1] + slope * (np.asarray(cosine) - cosines[-1]), values)
+    # Past the last anchor the data has no false matches left to count: rise to 100 at cosine 1.
+    values = np.interp(cosine, [*cosines, 1.0], [*similarities, 100.0])
     values = np.clip(values, 0.0, 100.0)
     return float(values) if np.ndim(values) == 0 else values
