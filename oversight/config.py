@@ -42,6 +42,10 @@ class Settings:
     # S3-compatible endpoint that Video.S3Object and Image.S3Object are read from (credentials
     # come from botocore's usual chain); empty: S3Object answers InvalidS3ObjectException.
     video_s3_endpoint_url: str = ""
+    # Which account each bucket of that endpoint belongs to, as "BUCKET=ACCOUNT" pairs separated
+    # by whitespace; a bucket not listed belongs to the local account 000000000000, so another
+    # tenant reads only the buckets the operator gave it.
+    s3_bucket_accounts: str = ""
     # Frames analysed per second of stored video, and stored-video jobs run at once.
     video_sample_fps: float = 3.0
     video_job_workers: int = 1
@@ -55,6 +59,10 @@ class Settings:
     # processor input -> rtsp://, http:// MJPEG or file://) and Kinesis data streams (match
     # events -> webhook).
     endpoint_map: str = ""
+    # Server-Sent-Event streams of stream processor matches one access key may hold open at once
+    # (ThrottlingException beyond); each stream re-checks its key and policy this often.
+    max_event_streams_per_key: int = 8
+    event_stream_recheck_seconds: float = 2.0
 
     @property
     def regions(self) -> tuple[str, ...]:

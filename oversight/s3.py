@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import Settings, settings
 from .errors import InvalidS3ObjectException
+from .operations.context import LOCAL_ACCOUNT
 
 
 def s3_endpoint() -> str:
@@ -28,6 +29,16 @@ def s3_endpoint() -> str:
             "No S3 endpoint is configured on this server: set video_s3_endpoint_url "
             "(OVERSIGHT_VIDEO_S3_ENDPOINT_URL) to an S3-compatible endpoint")
     return endpoint
+
+
+def bucket_account(bucket: str) -> str:
+    """The account a bucket belongs to: the `s3_bucket_accounts` setting, else the local
+    account (so another tenant reads only the buckets the operator gave it)."""
+    for entry in settings().s3_bucket_accounts.split():
+        name, sep, account = entry.partition("=")
+        if sep and name == bucket:
+            return account
+    return LOCAL_ACCOUNT
 
 
 def _client() -> Any:

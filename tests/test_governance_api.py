@@ -176,16 +176,15 @@ def test_live_stream_search(server_store: ApiServer) -> None:
     definition = {
         "Name": "gov-lobby",
         "Input": {"KinesisVideoStream": {
-            "Arn": "arn:aws:kinesisvideo:us-east-1:123456789012:stream/lobby/1"}},
+            "Arn": "arn:aws:kinesisvideo:us-east-1:000000000000:stream/lobby/1"}},
         "Output": {"KinesisDataStream": {
-            "Arn": "arn:aws:kinesis:us-east-1:123456789012:stream/matches"}},
-        "RoleArn": "arn:aws:iam::123456789012:role/oversight",
+            "Arn": "arn:aws:kinesis:us-east-1:000000000000:stream/matches"}},
+        "RoleArn": "arn:aws:iam::000000000000:role/oversight",
         "Settings": {"FaceSearch": {"CollectionId": "gov-staff", "FaceMatchThreshold": 90}},
     }
     refused, _ = _new_key(server_store, {"allow_stream_search": False})
     message = _denied(lambda: refused.create_stream_processor(**definition))
     assert "live streams" in message
     allowed, _ = _new_key(server_store, {"allow_stream_search": True})
-    with pytest.raises(ClientError) as caught:
-        allowed.create_stream_processor(**definition)  # admitted; the collection is missing
-    assert caught.value.response["Error"]["Code"] != "AccessDeniedException"
+    # Admitted by the policy; refused since this server maps no camera ARN to a URL.
+    assert "endpoint_map" in _denied(lambda: allowed.create_stream_processor(**definition))

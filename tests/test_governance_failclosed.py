@@ -17,8 +17,8 @@ from oversight.api.keys import KeyStore
 from oversight.errors import InternalServerError
 from oversight.governance import admin, gate
 from oversight.governance.audit import AuditLog
+from oversight.governance.catalog import state_changing_operations
 from oversight.governance.policy import Policy, get_policy
-from oversight.governance.records import STATE_CHANGING_OPERATIONS
 from oversight.governance.retention import RetentionRule, list_rules, sweep
 from oversight.operations import call
 from oversight.operations.context import LOCAL_ACCOUNT, RequestContext
@@ -102,7 +102,7 @@ def test_every_state_changing_operation_is_refused_before_it_runs(isolated_data_
     cannot, the operation is refused and its handler never called."""
     ctx = RequestContext(account_id="123456789012", access_key_id="AKIAFAILCLOSED000001")
     with unwritable_audit_log(isolated_data_dir):
-        for operation in sorted(STATE_CHANGING_OPERATIONS):
+        for operation in state_changing_operations():
             with pytest.raises(InternalServerError):
                 gate.admit(ctx, operation, {"CollectionId": "c"})
         # Read-only operations are admitted (their record is written after they run, before

@@ -149,10 +149,14 @@ def test_rate_limit_through_the_gate_is_audited() -> None:
     assert last["outcome"] == "ThrottlingException" and last["refused_by"] == "rate_limit"
 
 
+def _must_not_run() -> dict:
+    raise AssertionError("a refused operation ran")
+
+
 def test_refusals_are_audited_once() -> None:
     put_policy(Policy(KEY, allowed_operations=[]))
-    error = _refused({"CollectionId": "c"})
-    gate.record(CTX, "SearchFacesByImage", {"CollectionId": "c"}, None, error)
+    with pytest.raises(AccessDeniedException):
+        gate.governed(CTX, "SearchFacesByImage", {"CollectionId": "c"}, _must_not_run)
     records = list(AuditLog().records())
     assert len(records) == 1
     assert records[0]["outcome"] == "AccessDeniedException"
@@ -174,7 +178,7 @@ def test_operation_record_fields_and_nothing_biometric() -> None:
         }}],
         "FaceModelVersion": "6.0",
     }
-    gate.record(CTX, "SearchFacesByImage", request, response, None)
+    gate.governed(CTX, "SearchFacesByImage", request, lambda: response)
     (record,) = AuditLog().records()
     assert record["operation"] == "SearchFacesByImage"
     assert (record["account"], record["key"], record["purpose"]) == (
@@ -193,14 +197,17 @@ def test_operation_record_fields_and_nothing_biometric() -> None:
 
 
 def test_errors_are_recorded_with_their_code() -> None:
-    error = ResourceNotFoundException("collection nope not found")
-    gate.record(CTX, "SearchFaces", {"CollectionId": "nope", "FaceId": "f"}, None, error)
+    def missing() -> dict:
+        raise ResourceNotFoundException("collection nope not found")
+
+    with pytest.raises(ResourceNotFoundException):
+        gate.governed(CTX, "SearchFaces", {"CollectionId": "nope", "FaceId": "f"}, missing)
     (record,) = AuditLog().records()
     assert record["outcome"] == "ResourceNotFoundException" and "counts" not in record
 
 
 def test_non_biometric_operations_are_not_recorded() -> None:
-    gate.record(CTX, "DetectLabels", {}, {"Labels": []}, None)
+    gate.governed(CTX, "DetectLabels", {}, lambda: {"Labels": []})
     assert list(AuditLog().records()) == []
 
 

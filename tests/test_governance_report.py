@@ -13,7 +13,7 @@ from oversight.collections import DeletionEvent
 from oversight.errors import AccessDeniedException, InvalidSignatureException
 from oversight.governance import audit, gate, refusals
 from oversight.governance.audit import AuditLog
-from oversight.governance.policy import Policy, put_policy
+from oversight.governance.policy import Policy, delete_policy, put_policy
 from oversight.governance.receipts import write_receipt
 from oversight.governance.records import base_fields, intent_fields
 from oversight.governance.refusals import Refusal, RefusalLog
@@ -28,10 +28,12 @@ runner = CliRunner()
 
 
 def _activity() -> None:
+    delete_policy(KEY)  # the searches below run unrestricted, then a policy refuses one
     search = {"CollectionId": "wanted", "FaceMatchThreshold": 99.0, "MaxFaces": 5}
-    gate.record(CTX, "SearchFacesByImage", search, {"FaceMatches": [MATCH]}, None)
-    gate.record(CTX, "SearchFacesByImage", {"CollectionId": "wanted"}, {"FaceMatches": []}, None)
-    gate.record(CTX, "DetectFaces", {}, {"FaceDetails": [{}, {}]}, None)
+    gate.governed(CTX, "SearchFacesByImage", search, lambda: {"FaceMatches": [MATCH]})
+    gate.governed(CTX, "SearchFacesByImage", {"CollectionId": "wanted"},
+                  lambda: {"FaceMatches": []})
+    gate.governed(CTX, "DetectFaces", {}, lambda: {"FaceDetails": [{}, {}]})
     put_policy(Policy(KEY, min_match_threshold=99))
     with pytest.raises(AccessDeniedException):
         gate.admit(CTX, "SearchFacesByImage", {"CollectionId": "wanted"})

@@ -44,10 +44,10 @@ from ..governance import gate
 from ..governance.refusals import Refusal, refusal_log
 from ..governance.retention import start_sweeper
 from ..operations import Handler, RequestContext, registry
-from ..operations.streams import processor_events
 from ..operations.unsupported import unsupported_reasons
 from ..operations.video import start_video_services, stop_video_services
 from .auth import Principal, SignedRequest, authenticate, request_headers
+from .events import StreamSlots, open_event_stream
 from .keys import KeyStore
 from .observability import IN_FLIGHT, WAITING, AccessRecord, configure_access_log, finish
 from .service_model import TARGET_PREFIX, operation_model
@@ -65,6 +65,9 @@ class _State:
         self.config = config
         self.keys = keys
         self.slots = anyio.CapacityLimiter(config.max_concurrent_inference)
+        self.streams = StreamSlots(
+            config.max_event_streams_per_key, config.event_stream_recheck_seconds
+        )
 
 
 def _json_default(value: object) -> object:
@@ -144,20 +147,8 @@ def _authenticate(state: _State, request: Request, body: bytes) -> Principal:
 
 
 def _run(handler: Handler, ctx: RequestContext, name: str, request: dict[str, Any]) -> bytes:
-    """Admit, run and audit one operation; the audit record is written before any answer."""
-    response: dict[str, Any] | None = None
-    error: RekognitionError | None = None
-    try:
-        gate.admit(ctx, name, request)
-        response = handler(request, ctx)
-    except RekognitionError as exc:
-        error = exc
-    except Exception:  # a handler bug must still be audited and answered, never crash the server
-        log.exception("operation %s failed (request %s)", name, ctx.request_id)
-        error = InternalServerError(f"Internal error; request id {ctx.request_id}.")
-    gate.record(ctx, name, request, response, error)
-    if error is not None:
-        raise error
+    """The governed call (admit, run, record: `governance.gate.governed`), as JSON."""
+    response = gate.governed(ctx, name, request, lambda: handler(request, ctx))
     return json.dumps(response, default=_json_default).encode()
 
 
@@ -269,17 +260,24 @@ async def metrics(request: Request) -> Response:
 
 
 async def stream_processor_events(request: Request) -> Response:
-    """Server-Sent Events of a stream processor's matches (a SigV4-signed GET, empty body)."""
+    """GetStreamProcessorEvents: Server-Sent Events of a stream processor's matches (a SigV4-signed
+    GET, empty body), governed and audited like any operation (api/events.py)."""
     state: _State = request.app.state.oversight
     request_id = str(uuid.uuid4())
     try:
         principal = await anyio.to_thread.run_sync(_authenticate, state, request, b"")
-        events = await anyio.to_thread.run_sync(
-            processor_events, principal.account_id, request.path_params["name"]
+        ctx = RequestContext(
+            account_id=principal.account_id,
+            access_key_id=principal.access_key_id,
+            purpose=request_headers(request.scope["headers"]).get(PURPOSE_HEADER),
+            request_id=request_id,
+        )
+        stream = await anyio.to_thread.run_sync(
+            open_event_stream, ctx, request.path_params["name"], state.streams
         )
     except RekognitionError as error:
         return _error_response(error, request_id)
-    return StreamingResponse(events, media_type="text/event-stream",
+    return StreamingResponse(stream.events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "x-amzn-RequestId": request_id})
 
 

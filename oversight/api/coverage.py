@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ..governance.catalog import extension_rows
 from ..operations import registry
 from ..operations.unsupported import unsupported_reasons
 from .service_model import (
@@ -44,6 +45,10 @@ local account `000000000000` and writes it to `<data dir>/credentials` (AWS cred
 format, mode 0600). The optional `X-Oversight-Purpose` header states why a request is made; access
 policies may require it (docs/ACCOUNTABILITY.md).
 
+Every operation, and every extension served outside AWS JSON 1.1 (the last rows of the table:
+names a policy's allowed operations can list), runs through one governed call
+(docs/ARCHITECTURE.md, "Governance").
+
 Other endpoints: `GET /health`, `GET /metrics` (Prometheus). Limits (`oversight/config.py`):
 request body `max_request_bytes`; at most `max_concurrent_inference` operations at once; a request
 waiting longer than `request_timeout_seconds` for its turn answers `ThrottlingException`.
@@ -70,9 +75,11 @@ def render_api_docs() -> str:
     served = set(registry())
     reasons = unsupported_reasons()
     extensions = extension_operations()
+    outside = extension_rows()  # governed extensions served outside AWS JSON 1.1
     names = rekognition_operations()
     served_count = len(served & set(names))
-    extensions_note = f", plus {len(extensions)} Oversight extension(s)" if extensions else ""
+    count = len(extensions) + len(outside)
+    extensions_note = f", plus {count} Oversight extension(s)" if count else ""
     text = _HEADER.format(
         version=model_version(),
         served=served_count,
@@ -80,6 +87,8 @@ def render_api_docs() -> str:
         extensions_note=extensions_note,
     )
     rows = [_row(name, served, reasons, extensions) for name in names + sorted(extensions)]
+    rows += [f"| {row.operation} | implemented | Oversight extension: {row.endpoint} |"
+             for row in outside]
     return text + "\n".join(rows) + "\n" + _additions()
 
 

@@ -25,9 +25,9 @@ _OutPath = Annotated[Path | None, typer.Option(help="Write here instead of stand
 
 def _check_operations(names: list[str]) -> None:
     from ..api.service_model import service_model
-    from ..operations import registry
+    from ..governance.catalog import governed_operations
 
-    known = set(service_model().operation_names) | set(registry())
+    known = set(service_model().operation_names) | set(governed_operations())
     unknown = sorted(set(names) - known)
     if unknown:
         raise InvalidParameterException(f"unknown operation(s): {', '.join(unknown)}")

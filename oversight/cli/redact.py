@@ -63,6 +63,9 @@ def redact(
     spare_threshold: float = typer.Option(
         None, min=0, max=100, help="Similarity a face needs to be spared (default 90)."
     ),
+    max_spared: int = typer.Option(
+        None, min=1, help="Spare at most this many faces per image or frame (others redacted)."
+    ),
     account: str = typer.Option(LOCAL_ACCOUNT, help="Account owning the spare collection."),
     purpose: str = typer.Option(None, help="Why this is done (written to the audit log)."),
 ) -> None:
@@ -74,12 +77,16 @@ def redact(
 
     method = method.upper()
     ctx = RequestContext(account_id=account, purpose=purpose)
-    request = {"Method": method, "SpareCollectionId": spare_collection}
+    # What the gate judges: the threshold and the cap the run below uses.
+    request = {
+        "Method": method, "SpareCollectionId": spare_collection,
+        "SpareFaceMatchThreshold": spare_threshold, "MaxSparedFaces": max_spared,
+    }
     work = _redact_image_file if source.suffix.lower() in IMAGE_SUFFIXES else _redact_video_file
 
     def run() -> dict[str, Any]:
         check_method(method)
-        spare = spare_rule(ctx, spare_collection, spare_threshold)
+        spare = spare_rule(ctx, spare_collection, spare_threshold, max_spared)
         return work(source, target, method, spare)
 
     print_json(run_reporting_errors(lambda: governed(ctx, "RedactFaces", request, run)))

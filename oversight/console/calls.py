@@ -1,4 +1,5 @@
-"""Running a Rekognition operation for a console user: the API's path, without the HTTP.
+"""Running a Rekognition operation, or a console read (audit log, report), for a console user:
+the API's path, without the HTTP.
 
 The request dict is validated against botocore's model, admitted by the governance gate under
 the user's key and stated purpose, run, and recorded in the audit log (`api.calls.governed_call`,
@@ -9,14 +10,17 @@ console work and API work share `max_concurrent_inference`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 import anyio
 from starlette.requests import Request
 
 from ..api.calls import governed_call
+from ..api.events import StreamSlots
 from ..api.keys import KeyStore
 from ..errors import InternalServerError, RekognitionError
+from ..governance.gate import governed
 from .session import ConsoleUser
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,7 @@ class ServerState(Protocol):
 
     keys: KeyStore
     slots: anyio.CapacityLimiter
+    streams: StreamSlots
 
 
 def server_state(request: Request) -> ServerState:
@@ -47,3 +52,15 @@ async def run_operation(
     except Exception as exc:  # already audited as an internal error; the page must still answer
         log.exception("console: operation %s failed (request %s)", name, ctx.request_id)
         raise InternalServerError(f"Internal error; request id {ctx.request_id}.") from exc
+
+
+async def run_console_read(
+    user: ConsoleUser,
+    name: str,
+    purpose: str | None,
+    run: Callable[[], dict[str, Any]],
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A console read that is no Rekognition operation (the audit log, the transparency report):
+    an extension operation of the governance catalog, admitted and audited the same way."""
+    return await anyio.to_thread.run_sync(governed, user.context(purpose), name, body or {}, run)

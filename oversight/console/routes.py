@@ -1,6 +1,10 @@
 """The console's pages. Everything that touches faces runs a Rekognition operation through
-`calls.run_operation` (validated, policy-gated, audited under the user's key and purpose); only
-the accountability page reads the audit log directly, since no operation exposes it.
+`calls.run_operation` (validated, policy-gated, audited under the user's key and purpose); reads
+that are no Rekognition operation go through the same governed call as extension operations of
+the governance catalog (`calls.run_console_read`): ReadAuditLog (the account's recent records and
+head, on the overview and accountability pages), VerifyAuditLog, GetTransparencyReport, and
+GetStreamProcessorEvents (the event stream, `api/events.py`). Each is refused by a policy that
+does not allow it, and audited. A key holder sees only its own account's records and report.
 
 Pages that only list (overview, collections, faces, stream processors) run under the session's
 purpose, shown in the header; every form that acts on faces must state its own purpose, which
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -21,15 +25,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from ..api.events import open_event_stream
 from ..api.keys import AccessKey, KeyStore
 from ..errors import InvalidParameterException, RekognitionError, UnrecognizedClientException
-from ..governance.audit import AuditLog, Record
-from ..governance.records import BIOMETRIC_OPERATIONS
-from ..governance.report import build_report, parse_bound
+from ..governance.audit import GENESIS, AuditLog, Head
+from ..governance.catalog import audited
+from ..governance.report import account_verdict, build_report, parse_bound
 from ..governance.report_render import RENDERERS
 from ..images import MAX_INLINE_BYTES
-from ..operations.streams import processor_events
-from .calls import run_operation, server_state
+from .calls import run_console_read, run_operation, server_state
 from .overlay import BOXES, display_image
 from .pages import (
     checked_form,
@@ -150,13 +154,22 @@ async def _collections(request: Request, user: ConsoleUser, purpose: str | None)
     return Collections(summaries, len(ids), "NextToken" in listed)
 
 
-def _recent_records(account_id: str, limit: int) -> list[Record]:
-    """The account's last `limit` audit records, newest first."""
-    recent = deque(
-        (r for r in AuditLog().records(skip_unreadable=True) if r.get("account") == account_id),
-        maxlen=limit,
+def _audit_tail(account_id: str, limit: int) -> dict[str, Any]:
+    """ReadAuditLog: the account's last `limit` audit records, newest first, and the account's
+    head (its last record); never another tenant's."""
+    recent: deque[dict[str, Any]] = deque(maxlen=limit)
+    head = Head(0, GENESIS)
+    for record in AuditLog().records(skip_unreadable=True):
+        if record.get("account") == account_id:
+            recent.append(record)
+            head = Head(record["seq"], record["hash"])
+    return {"Records": list(reversed(recent)), "Head": head.to_json()}
+
+
+async def _read_audit_log(user: ConsoleUser, limit: int, purpose: str | None) -> dict[str, Any]:
+    return await run_console_read(
+        user, "ReadAuditLog", purpose, lambda: _audit_tail(user.account_id, limit)
     )
-    return list(reversed(recent))
 
 
 @page
@@ -166,7 +179,7 @@ async def overview(request: Request, user: ConsoleUser) -> Response:
     processors, processors_error = await _attempt(
         run_operation(request, user, "ListStreamProcessors", {}, purpose)
     )
-    records = await anyio.to_thread.run_sync(_recent_records, user.account_id, 10)
+    audit_log, audit_error = await _attempt(_read_audit_log(user, 10, purpose))
     return render(
         request,
         "overview.html",
@@ -175,8 +188,8 @@ async def overview(request: Request, user: ConsoleUser) -> Response:
         collections_error=collections_error,
         processors=processors,
         processors_error=processors_error,
-        records=records,
-        head=await anyio.to_thread.run_sync(AuditLog().head),
+        audit_log=audit_log,
+        audit_error=audit_error,
         busy=state.slots.borrowed_tokens,
         slots=state.slots.total_tokens,
     )
@@ -264,8 +277,8 @@ async def analyse(request: Request, user: ConsoleUser) -> Response:
     operation = form_text(form, "operation")
     if operation not in ANALYSES:
         raise InvalidParameterException(f"Choose one of {', '.join(ANALYSES)}.")
-    audited = operation in BIOMETRIC_OPERATIONS
-    purpose = required_purpose(form) if audited else parse_purpose(form_text(form, "purpose"))
+    recorded = audited(operation)
+    purpose = required_purpose(form) if recorded else parse_purpose(form_text(form, "purpose"))
     data = await _upload(form)
     body: dict[str, Any] = {"Image": {"Bytes": data}}
     if operation == "SearchFacesByImage":
@@ -287,7 +300,7 @@ async def analyse(request: Request, user: ConsoleUser) -> Response:
         status=error.status if error else 200,
         error=error,
         operation=operation,
-        audited=audited,
+        audited=recorded,
         response=response,
         image=image,
         boxes=BOXES[operation](response) if response is not None else [],
@@ -343,35 +356,33 @@ async def stream(request: Request, user: ConsoleUser) -> Response:
     return render(request, "stream.html", user, name=name, described=described)
 
 
-def _while_key_active(events: Iterator[str], keys: KeyStore, access_key_id: str) -> Iterator[str]:
-    # The stream sends at least a keepalive every 15 s, so a revoked key is cut off within that.
-    for event in events:
-        if keys.active_secret(access_key_id) is None:
-            return
-        yield event
-
-
 @page
 async def stream_events(request: Request, user: ConsoleUser) -> Response:
-    """The processor's match events (the API's SigV4-signed SSE stream, for a console session)."""
-    events = await anyio.to_thread.run_sync(
-        processor_events, user.account_id, request.path_params["name"]
+    """GetStreamProcessorEvents for a console session: the API's governed SSE stream, under the
+    session's key and purpose (it ends when the key is revoked or its policy changes)."""
+    state = server_state(request)
+    stream = await anyio.to_thread.run_sync(
+        open_event_stream,
+        user.context(session_purpose(request)),
+        request.path_params["name"],
+        state.streams,
     )
     return StreamingResponse(
-        _while_key_active(events, server_state(request).keys, user.access_key_id),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache"},
+        stream.events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
 
 
 # -- accountability -----------------------------------------------------------------------------
 async def _accountability(request: Request, user: ConsoleUser, **context: Any) -> Response:
-    records = await anyio.to_thread.run_sync(_recent_records, user.account_id, _RECENT_RECORDS)
+    audit_log, audit_error = await _attempt(
+        _read_audit_log(user, _RECENT_RECORDS, session_purpose(request))
+    )
     return render(
         request,
         "accountability.html",
         user,
-        records=records,
+        audit_log=audit_log,
+        audit_error=audit_error,
         formats=list(_REPORT_TYPES),
         **context,
     )
@@ -384,7 +395,12 @@ async def accountability(request: Request, user: ConsoleUser) -> Response:
 
 @page
 async def verify(request: Request, user: ConsoleUser) -> Response:
-    verdict = await anyio.to_thread.run_sync(AuditLog().verify)
+    """VerifyAuditLog: the whole chain is walked; the page tells the account only whether it
+    verifies and its own records and head."""
+    verdict = await run_console_read(
+        user, "VerifyAuditLog", session_purpose(request),
+        lambda: account_verdict(AuditLog(), user.account_id),
+    )
     return await _accountability(request, user, verdict=verdict)
 
 
@@ -400,7 +416,12 @@ async def report(request: Request, user: ConsoleUser) -> Response:
         raise InvalidParameterException(f"From and to must be ISO dates: {exc}") from exc
     if kind not in _REPORT_TYPES:
         raise InvalidParameterException(f"The format must be one of {', '.join(_REPORT_TYPES)}.")
-    text = RENDERERS[kind](await anyio.to_thread.run_sync(build_report, start, end))
+    built = await run_console_read(
+        user, "GetTransparencyReport", session_purpose(request),
+        lambda: build_report(start, end, account_id=user.account_id),
+        {"From": start.isoformat(), "To": end.isoformat()},
+    )
+    text = RENDERERS[kind](built)
     headers = {
         "Cache-Control": "no-store",
         # The HTML report is self-contained: its own style sheet and SVG, no script.

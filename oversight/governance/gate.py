@@ -1,106 +1,161 @@
-"""The governance gate the api layer wraps around every operation handler.
+"""The one governed call: every served operation and extension runs through `governed`.
 
-    gate.admit(ctx, operation, request)          # after authentication and validation
-    response = handler(request, ctx)
-    gate.record(ctx, operation, request, response, error)   # before the response is sent
+    response = governed(ctx, operation, request, run)
 
-`record` is called for every outcome (response or error). `admit` writes the audit record of its
-own refusals before raising, so `record` skips them and a caller that forgets to call `record`
-after a refusal still leaves the refusal in the log. Before a state-changing operation runs,
-`admit` writes its intent record: if the log cannot be written the operation never starts.
+The caller has authenticated (SigV4, a console session, the local operator) and validated the
+request. `governed` then finds the operation's row in the catalog (none: refused), resolves every
+resource the request reaches from stored state (`catalog.Row.reach`), checks each ARN and bucket
+belongs to the caller's account, applies the key's policy to what was reached, spends the rate
+limit, runs `run()`, filters the answer to what the key may see, and writes the audit record
+before the answer is handed back. The API (`api/app.py`), the console, the CLI (`api/calls.py`),
+the event streams and running stream processors all call it; there is no other path.
+
+Refusals are audited for every operation; other outcomes for the operations the catalog marks
+`audited` (those touching faces) or `changes_state`. Before a state-changing operation runs, its
+intent record is written: if the log cannot be written the operation never starts (fail closed).
+A record that cannot be written fails the call (InternalServerError): a face result whose use
+cannot be audited is not handed out.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import InternalServerError, RekognitionError, ResourceNotFoundException
+from sqlalchemy import select
+
+from ..api.tables import access_keys
+from ..errors import (
+    InternalServerError,
+    InvalidParameterException,
+    RekognitionError,
+    UnrecognizedClientException,
+)
 from ..operations.context import RequestContext
+from ..s3 import bucket_account
 from ..store import get_engine
-from ..video.processors import ProcessorStore
+from ..video.endpoints import endpoint_for
 from . import audit
-from .policy import DEFAULT_KEY, PolicyRefusal, get_policy
+from .catalog import Reach, Row, arn_account, row_for
+from .policy import DEFAULT_KEY, Policy, PolicyRefusal, get_policy
 from .purpose import check_purpose
 from .ratelimit import RateLimited, limiter
 from .receipts import watch_deletions
-from .records import (
-    RECORDED_OPERATIONS,
-    STATE_CHANGING_OPERATIONS,
-    base_fields,
-    intent_fields,
-    operation_fields,
-)
+from .records import base_fields, intent_fields, operation_fields
 
-
-def admit(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
-    """Raise AccessDeniedException or ThrottlingException when the key's policy forbids this."""
-    check_purpose(ctx.purpose)
-    watch_deletions()
-    policy = get_policy(ctx.access_key_id)
-    if policy is not None:
-        try:
-            policy.check(operation, _with_stored_settings(ctx, operation, request), ctx.purpose)
-            if policy.rate_limit_per_minute is not None:
-                limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
-        except (PolicyRefusal, RateLimited) as refusal:
-            audit.write(operation_fields(ctx, operation, request, None, refusal))
-            # Marks the error so that `record` does not log the same refusal twice.
-            refusal.recorded = True  # type: ignore[attr-defined]
-            raise
-    if operation in STATE_CHANGING_OPERATIONS:
-        # Fail closed: when this record cannot be written (InternalServerError) nothing has
-        # changed yet, and nothing will.
-        audit.write(intent_fields(ctx, operation, request))
-
-
-def _with_stored_settings(
-    ctx: RequestContext, operation: str, request: dict[str, Any]
-) -> dict[str, Any]:
-    """StartStreamProcessor names a processor; its stored Settings (collection, threshold) are
-    what the policy must judge, whoever created it and under whichever policy."""
-    if operation != "StartStreamProcessor" or not isinstance(request.get("Name"), str):
-        return request
-    try:
-        stored = ProcessorStore(get_engine()).get(ctx.account_id, request["Name"])
-    except ResourceNotFoundException:
-        return request  # the handler answers that
-    return {**request, "Settings": stored.definition.get("Settings")}
-
-
-def record(
-    ctx: RequestContext,
-    operation: str,
-    request: dict[str, Any],
-    response: dict[str, Any] | None,
-    error: RekognitionError | None,
-) -> None:
-    """Append the audit record of a finished biometric or state-changing operation, durably.
-
-    Raises InternalServerError when the record cannot be written: a face operation whose use
-    cannot be recorded must not hand its result out. (A change made before this failed is not
-    undone, but its intent record, written by `admit`, names it and the request.)
-    """
-    if getattr(error, "recorded", False) or operation not in RECORDED_OPERATIONS:
-        return
-    audit.write(operation_fields(ctx, operation, request, response, error))
+log = logging.getLogger(__name__)
 
 
 def governed(
     ctx: RequestContext, operation: str, request: dict[str, Any], run: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
-    """Admit, run and record one operation outside the API server (CLI, Python callers)."""
-    admit(ctx, operation, request)
+    """Admit, run, filter and record one operation (see the module docstring)."""
+    row, policy, reach = admit(ctx, operation, request)
+    response: dict[str, Any] | None = None
+    error: RekognitionError | None = None
     try:
         response = run()
+        if row.response_filter is not None and policy is not None:
+            if policy.allowed_collections is not None:
+                response = row.response_filter(ctx, policy.allowed_collections, response)
     except RekognitionError as exc:
-        record(ctx, operation, request, None, exc)
-        raise
-    except Exception:
-        record(ctx, operation, request, None, InternalServerError("the operation failed"))
-        raise
-    record(ctx, operation, request, response, None)
+        error = exc
+    except Exception as exc:  # a handler bug is still audited and answered, never a crash
+        log.exception("operation %s failed (request %s)", operation, ctx.request_id)
+        error = InternalServerError(f"Internal error; request id {ctx.request_id}.")
+        error.__cause__ = exc
+    if row.recorded:
+        audit.write(operation_fields(ctx, operation, request, response, error, reach))
+    if error is not None:
+        raise error
+    assert response is not None
     return response
+
+
+def admit(
+    ctx: RequestContext, operation: str, request: dict[str, Any]
+) -> tuple[Row, Policy | None, Reach]:
+    """The operation's row, the key's policy and what the request reaches; or the refusal
+    (AccessDeniedException / ThrottlingException), audited before it is raised."""
+    check_purpose(ctx.purpose)
+    watch_deletions()
+    reach: Reach | None = None
+    try:
+        row, policy, reach = judge(ctx, operation, request)
+        if policy is not None and policy.rate_limit_per_minute is not None:
+            limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
+    except (PolicyRefusal, RateLimited) as refusal:
+        reached = getattr(refusal, "reach", reach)  # judge's refusals carry what it resolved
+        audit.write(operation_fields(ctx, operation, request, None, refusal, reached))
+        raise
+    if row.changes_state:
+        # Fail closed: when this record cannot be written (InternalServerError) nothing has
+        # changed yet, and nothing will.
+        audit.write(intent_fields(ctx, operation, request, reach))
+    return row, policy, reach
+
+
+def judge(
+    ctx: RequestContext, operation: str, request: dict[str, Any]
+) -> tuple[Row, Policy | None, Reach]:
+    """Resolve and judge without auditing or spending the rate limit: what long-lived calls
+    (event streams, running stream processors) repeat to find out whether they may go on."""
+    row = row_for(operation)
+    if row is None:
+        raise PolicyRefusal(
+            "ungoverned", f"{operation} has no row in the governance catalog: it cannot run"
+        )
+    reach = row.reach(ctx, request)
+    try:
+        policy = get_policy(ctx.access_key_id)
+        if policy is not None:
+            policy.check(operation, reach, ctx.purpose)
+        _check_ownership(ctx, reach)
+    except PolicyRefusal as refusal:
+        refusal.reach = reach  # type: ignore[attr-defined]
+        raise
+    return row, policy, reach
+
+
+def still_allowed(ctx: RequestContext, operation: str, request: dict[str, Any]) -> None:
+    """Raise when a long-lived call admitted earlier (an event stream, a running stream
+    processor) may not go on: its key was revoked, or its policy no longer allows what it
+    reaches (re-resolved from stored state)."""
+    if ctx.access_key_id is not None and not _key_active(ctx.access_key_id):
+        raise UnrecognizedClientException(f"Access key {ctx.access_key_id} has been revoked.")
+    judge(ctx, operation, request)
+
+
+def _key_active(access_key_id: str) -> bool:
+    query = select(access_keys.c.access_key_id).where(
+        access_keys.c.access_key_id == access_key_id, access_keys.c.revoked_at.is_(None)
+    )
+    with get_engine().connect() as connection:
+        return connection.execute(query).first() is not None
+
+
+def _check_ownership(ctx: RequestContext, reach: Reach) -> None:
+    """Every ARN and bucket the request reaches is the caller's account's, and every endpoint
+    ARN is one the operator mapped: whatever the policy, nobody reaches another tenant's camera,
+    webhook, topic, role or videos."""
+    for named in reach.arns:
+        owner = arn_account(named.arn)
+        if owner != ctx.account_id:
+            raise PolicyRefusal(
+                "account",
+                f"{named.what} {named.arn} does not belong to account {ctx.account_id}",
+            )
+        if named.mapped:
+            try:
+                endpoint_for(named.arn, named.what)
+            except InvalidParameterException as exc:
+                raise PolicyRefusal("resource", exc.message) from exc
+    for bucket in reach.buckets:
+        if bucket_account(bucket) != ctx.account_id:
+            raise PolicyRefusal(
+                "account", f"S3 bucket {bucket} does not belong to account {ctx.account_id}"
+            )
 
 
 def audit_admin_event(

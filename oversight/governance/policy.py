@@ -1,8 +1,10 @@
 """Per-access-key policies: what a key may do with faces, stored in the metadata store.
 
 A key without its own policy falls back to the default policy (key "*"); with neither, everything
-is allowed (a fresh single-user install). Every refusal explains the rule it applies; a request
-below a key's minimum threshold is refused, never silently raised.
+is allowed (a fresh single-user install). A policy judges what a request reaches (`catalog.Reach`,
+resolved by the gate from the request and stored state), not only the request's members. Every
+refusal explains the rule it applies; a threshold below a key's minimum is refused, never
+silently raised.
 """
 
 from __future__ import annotations
@@ -17,42 +19,11 @@ from sqlalchemy import delete, select
 
 from ..errors import AccessDeniedException, InvalidParameterException
 from ..store import get_engine
+from .catalog import Reach, Threshold
 from .tables import policies
 
 DEFAULT_KEY = "*"
 _ACCESS_KEY = re.compile(r"[A-Z0-9]{16,128}")
-
-# Rekognition's documented default when the client leaves the threshold out.
-DEFAULT_MATCH_THRESHOLD = 80.0
-
-# Where each operation carries the similarity threshold a policy bounds from below.
-_THRESHOLD_PATHS: dict[str, tuple[str, ...]] = {
-    "SearchFaces": ("FaceMatchThreshold",),
-    "SearchFacesByImage": ("FaceMatchThreshold",),
-    "SearchUsers": ("UserMatchThreshold",),
-    "SearchUsersByImage": ("UserMatchThreshold",),
-    "CompareFaces": ("SimilarityThreshold",),
-    "StartFaceSearch": ("FaceMatchThreshold",),
-    "CreateStreamProcessor": ("Settings", "FaceSearch", "FaceMatchThreshold"),
-    # Judged on the stored definition (gate.admit adds its Settings to the request).
-    "StartStreamProcessor": ("Settings", "FaceSearch", "FaceMatchThreshold"),
-}
-_STREAM_SEARCH_OPERATIONS = frozenset({"CreateStreamProcessor", "StartStreamProcessor"})
-
-# Where each operation carries the number of matches it may return.
-_MAX_RESULTS_PARAM: dict[str, str] = {
-    "SearchFaces": "MaxFaces",
-    "SearchFacesByImage": "MaxFaces",
-    "SearchUsers": "MaxUsers",
-    "SearchUsersByImage": "MaxUsers",
-}
-
-# Request members naming a collection the operation reads or changes.
-_COLLECTION_PATHS: tuple[tuple[str, ...], ...] = (
-    ("CollectionId",),
-    ("Settings", "FaceSearch", "CollectionId"),
-    ("SpareCollectionId",),
-)
 
 
 class PolicyRefusal(AccessDeniedException):
@@ -77,8 +48,8 @@ class Policy:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def check(self, operation: str, request: dict[str, Any], purpose: str | None) -> None:
-        """Raise PolicyRefusal naming the first rule the request breaks."""
+    def check(self, operation: str, reach: Reach, purpose: str | None) -> None:
+        """Raise PolicyRefusal naming the first rule the request, and what it reaches, breaks."""
         who = f"the policy of access key {self.access_key_id}"
         if self.allowed_operations is not None and operation not in self.allowed_operations:
             raise PolicyRefusal(
@@ -93,63 +64,45 @@ class Policy:
                 "X-Oversight-Purpose header (for example a case number)",
             )
         if self.allowed_collections is not None:
-            for collection in request_collections(request):
+            for collection in reach.collections:
                 if collection not in self.allowed_collections:
                     raise PolicyRefusal(
                         "collection", f"{who} does not allow collection {collection!r}"
                     )
-        self._check_threshold(who, operation, request)
-        self._check_max_faces(who, operation, request)
-        if not self.allow_stream_search and operation in _STREAM_SEARCH_OPERATIONS:
-            if member(request, ("Settings", "FaceSearch")) is not None:
-                raise PolicyRefusal(
-                    "stream_search", f"{who} does not allow face search on live streams"
-                )
-
-    def _check_threshold(self, who: str, operation: str, request: dict[str, Any]) -> None:
-        path = _THRESHOLD_PATHS.get(operation)
-        if self.min_match_threshold is None or path is None:
-            return
-        if operation in _STREAM_SEARCH_OPERATIONS and member(request, path[:-1]) is None:
-            return  # not a face-search processor
-        asked = member(request, path)
-        threshold = DEFAULT_MATCH_THRESHOLD if asked is None else float(asked)
-        if threshold < self.min_match_threshold:
-            stated = f"{threshold:g}" if asked is not None else f"the default {threshold:g}"
+        for threshold in reach.thresholds:
+            self._check_threshold(who, operation, threshold)
+        for param, asked in reach.max_results:
+            self._check_max_faces(who, operation, param, asked)
+        if not self.allow_stream_search and reach.live_search:
             raise PolicyRefusal(
-                "threshold",
-                f"{who} requires {path[-1]} >= {self.min_match_threshold:g} for {operation}; "
-                f"this request uses {stated}. Oversight refuses instead of raising it silently: "
-                f"send {path[-1]}={self.min_match_threshold:g} or higher",
+                "stream_search", f"{who} does not allow face search on live streams"
             )
 
-    def _check_max_faces(self, who: str, operation: str, request: dict[str, Any]) -> None:
-        param = _MAX_RESULTS_PARAM.get(operation)
-        if self.max_faces is None or param is None:
+    def _check_threshold(self, who: str, operation: str, threshold: Threshold) -> None:
+        if self.min_match_threshold is None or threshold.value >= self.min_match_threshold:
             return
-        asked = request.get(param)
-        if asked is None or int(asked) > self.max_faces:
+        stated = f"{threshold.value:g}" if threshold.stated else f"the default {threshold.value:g}"
+        advice = (
+            f": send {threshold.member}={self.min_match_threshold:g} or higher"
+            if threshold.source == "this request" else ""
+        )
+        raise PolicyRefusal(
+            "threshold",
+            f"{who} requires {threshold.member} >= {self.min_match_threshold:g} for {operation}; "
+            f"{threshold.source} uses {stated}. Oversight refuses instead of raising it "
+            f"silently{advice}",
+        )
+
+    def _check_max_faces(self, who: str, operation: str, param: str, asked: int | None) -> None:
+        if self.max_faces is None:
+            return
+        if asked is None or asked > self.max_faces:
             stated = "leaves it out" if asked is None else f"asks for {asked}"
             raise PolicyRefusal(
                 "max_faces",
                 f"{who} returns at most {self.max_faces} matches from {operation}; this "
                 f"request {stated}: send {param}={self.max_faces} or fewer",
             )
-
-
-def member(request: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = request
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def request_collections(request: dict[str, Any]) -> list[str]:
-    """Every collection id the request names."""
-    found = (member(request, path) for path in _COLLECTION_PATHS)
-    return [value for value in found if isinstance(value, str)]
 
 
 _COLUMNS = tuple(f.name for f in fields(Policy))

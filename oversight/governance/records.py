@@ -1,4 +1,4 @@
-"""What an audit record says about one request, and which operations get one.
+"""What an audit record says about one request (which operations get one: `catalog.Row`).
 
 Fields are picked one by one from the request and response, never copied wholesale, so image
 bytes, embeddings, bounding boxes and client-chosen labels (ExternalImageId, which often is a
@@ -12,43 +12,13 @@ from typing import Any
 
 from ..errors import RekognitionError
 from ..operations.context import RequestContext
-from .policy import member, request_collections
-
-# Operations that touch biometric data: each call leaves an audit record, whatever its outcome.
-BIOMETRIC_OPERATIONS = frozenset({
-    "DetectFaces", "CompareFaces", "RecognizeCelebrities", "RedactFaces",
-    "CreateCollection", "DeleteCollection", "DescribeCollection", "ListCollections",
-    "IndexFaces", "ListFaces", "DeleteFaces", "SearchFaces", "SearchFacesByImage",
-    "CreateUser", "DeleteUser", "ListUsers", "AssociateFaces", "DisassociateFaces",
-    "SearchUsers", "SearchUsersByImage",
-    "StartFaceDetection", "GetFaceDetection", "StartFaceSearch", "GetFaceSearch",
-    "CreateStreamProcessor", "DescribeStreamProcessor", "ListStreamProcessors",
-    "StartStreamProcessor", "StopStreamProcessor", "DeleteStreamProcessor",
-    "UpdateStreamProcessor",
-    # Not served today (docs/API.md); listed so that serving them later cannot skip the log.
-    "GetCelebrityInfo", "StartCelebrityRecognition", "GetCelebrityRecognition",
-    "CreateFaceLivenessSession", "StartFaceLivenessSession", "GetFaceLivenessSessionResults",
-})
-
-# Operations that change stored state. The gate writes an "intent" record before running one, so
-# a change whose record cannot be written never happens (fail closed); the outcome record
-# follows. Recorded whatever their outcome, like the biometric operations.
-STATE_CHANGING_OPERATIONS = frozenset({
-    "CreateCollection", "DeleteCollection", "IndexFaces", "DeleteFaces",
-    "CreateUser", "DeleteUser", "AssociateFaces", "DisassociateFaces",
-    "TagResource", "UntagResource",
-    "CreateStreamProcessor", "StartStreamProcessor", "StopStreamProcessor",
-    "UpdateStreamProcessor", "DeleteStreamProcessor",
-    "StartFaceDetection", "StartFaceSearch", "StartLabelDetection", "StartContentModeration",
-    "StartPersonTracking", "StartSegmentDetection", "StartTextDetection",
-})
-
-RECORDED_OPERATIONS = BIOMETRIC_OPERATIONS | STATE_CHANGING_OPERATIONS
+from .catalog import FACE_SEARCH, Reach, member
 
 # Request parameters worth keeping: they decide what a search may return.
 _PARAMETERS = (
     "FaceMatchThreshold", "SimilarityThreshold", "UserMatchThreshold", "MaxFaces", "MaxUsers",
-    "QualityFilter", "FaceId", "UserId", "Name", "JobId", "Method",
+    "QualityFilter", "FaceId", "UserId", "Name", "JobId", "Method", "SpareFaceMatchThreshold",
+    "MaxSparedFaces",
 )
 
 
@@ -67,10 +37,14 @@ def base_fields(ctx: RequestContext, kind: str) -> dict[str, Any]:
     }
 
 
-def intent_fields(ctx: RequestContext, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-    """What a state-changing request is about to do; written before the change is made."""
+def intent_fields(
+    ctx: RequestContext, operation: str, request: dict[str, Any], reach: Reach | None = None
+) -> dict[str, Any]:
+    """What a state-changing request is about to do; written before the change is made.
+    `reach` (what the gate resolved, stored state included) names the collection, e.g. the one
+    behind a video job or a stream processor."""
     fields = base_fields(ctx, "intent")
-    collections = request_collections(request)
+    collections = reach.collections if reach is not None else []
     fields.update({
         "operation": operation,
         "collection": collections[0] if collections else None,
@@ -78,7 +52,7 @@ def intent_fields(ctx: RequestContext, operation: str, request: dict[str, Any]) 
             k: request[k] for k in _PARAMETERS if isinstance(request.get(k), str | int | float)
         },
     })
-    stream_threshold = member(request, ("Settings", "FaceSearch", "FaceMatchThreshold"))
+    stream_threshold = member(request, (*FACE_SEARCH, "FaceMatchThreshold"))
     if stream_threshold is not None:
         fields["parameters"]["FaceMatchThreshold"] = stream_threshold
     return fields
@@ -90,8 +64,9 @@ def operation_fields(
     request: dict[str, Any],
     response: dict[str, Any] | None,
     error: RekognitionError | None,
+    reach: Reach | None = None,
 ) -> dict[str, Any]:
-    fields = {**intent_fields(ctx, operation, request), "kind": "operation"}
+    fields = {**intent_fields(ctx, operation, request, reach), "kind": "operation"}
     fields["outcome"] = "ok" if error is None else error.code
     if error is not None:
         fields["error"] = error.message

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from .audit import AuditLog, record_time
-from .policy import DEFAULT_MATCH_THRESHOLD
+from .audit import GENESIS, AuditLog, Head, Record, record_time
+from .catalog import DEFAULT_MATCH_THRESHOLD
 from .records import now_iso
 
 # Operations that compare faces against other faces: what the public asks about.
@@ -65,9 +65,38 @@ def _rows(counter: Counter, names: tuple[str, ...], value: str) -> list[dict[str
     ]
 
 
-def build_report(start: datetime, end: datetime, log: AuditLog | None = None) -> dict[str, Any]:
-    log = log or AuditLog()
+def account_records(log: AuditLog, account_id: str) -> list[Record]:
+    """The records of one account (tenant), in order."""
+    return [r for r in log.records(skip_unreadable=True) if r.get("account") == account_id]
+
+
+def account_verdict(
+    log: AuditLog, account_id: str, mine: list[Record] | None = None
+) -> dict[str, Any]:
+    """What an account's key holders may know of the chain: whether it verifies, and how many
+    records and which last record (its head) are their account's; nothing of other tenants."""
     verdict = log.verify()
+    mine = account_records(log, account_id) if mine is None else mine
+    head = Head(mine[-1]["seq"], mine[-1]["hash"]) if mine else Head(0, GENESIS)
+    out: dict[str, Any] = {
+        "Valid": verdict.ok, "Account": account_id, "Records": len(mine), "Head": head.to_json(),
+    }
+    if verdict.problem:
+        out["Problem"] = verdict.problem
+    return out
+
+
+def build_report(
+    start: datetime, end: datetime, log: AuditLog | None = None, account_id: str | None = None
+) -> dict[str, Any]:
+    """The report of every tenant (the local operator's `oversight report`), or of one account
+    (what the console shows a key holder: only the account's own records)."""
+    log = log or AuditLog()
+    if account_id is None:
+        integrity, records = log.verify().to_json(), log.records(skip_unreadable=True)
+    else:
+        mine = account_records(log, account_id)
+        integrity, records = account_verdict(log, account_id, mine), iter(mine)
     searches: Counter = Counter()
     matches: Counter = Counter()
     monthly: Counter = Counter()
@@ -80,7 +109,7 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
     stream_frames: Counter = Counter()
     stream_matches: Counter = Counter()
     admin = refused = 0
-    for record in _in_period(log.records(skip_unreadable=True), start, end):
+    for record in _in_period(records, start, end):
         kind, month = record.get("kind"), record["time"][:7]
         if kind == "admin":
             admin += 1
@@ -134,7 +163,7 @@ def build_report(start: datetime, end: datetime, log: AuditLog | None = None) ->
         "From": start.isoformat(),
         "To": end.isoformat(),
         "GeneratedAt": now_iso(),
-        "AuditLog": verdict.to_json(),
+        "AuditLog": integrity,
         "Totals": {
             "Requests": sum(operations.values()),
             "Searches": sum(searches.values()),

@@ -34,7 +34,10 @@ def _integrity(report: dict[str, Any]) -> str:
     log = report["AuditLog"]
     head = log["Head"]
     state = "verified" if log["Valid"] else f"FAILED VERIFICATION: {log.get('Problem')}"
-    return f"Audit log {state}; {log['Records']} records, head #{head['seq']} {head['hash']}"
+    whose = f" of account {log['Account']}" if "Account" in log else ""
+    return (
+        f"Audit log {state}; {log['Records']} records{whose}, head #{head['seq']} {head['hash']}"
+    )
 
 
 def to_json(report: dict[str, Any]) -> str:

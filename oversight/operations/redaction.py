@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 
 from ..analysis import face_analyzer
 from ..collections import collection_service
+from ..governance import catalog
 from ..images import DecodedImage
 from ..redaction import Encoder, Region, Spared, SpareRule, redact_image
 from . import operation
@@ -19,24 +20,35 @@ from .image_input import request_image
 
 # A spared face stays visible, so a false match exposes someone who did not consent: the
 # default asks for Similarity 90 (an estimated false-match rate of 3 in 1,000,000).
-DEFAULT_SPARE_THRESHOLD = 90.0
+DEFAULT_SPARE_THRESHOLD = catalog.DEFAULT_SPARE_THRESHOLD
 
 
 def spare_rule(
-    ctx: RequestContext, collection_id: str | None, threshold: float | None = None
+    ctx: RequestContext,
+    collection_id: str | None,
+    threshold: float | None = None,
+    max_spared: int | None = None,
 ) -> SpareRule | None:
-    """Spare faces whose best match in the caller's collection reaches `threshold`."""
+    """Spare faces whose best match in the caller's collection reaches `threshold`, at most
+    `max_spared` per image (a policy's max_faces bounds the matches an answer reveals; the faces
+    beyond are redacted, which never exposes anyone)."""
     if not collection_id:
         return None
     collection = searchable_collection({"CollectionId": collection_id}, ctx)
     bar = DEFAULT_SPARE_THRESHOLD if threshold is None else threshold
     analyzer, service = face_analyzer(), collection_service()
+    spared_in: dict[str, Any] = {"image": None, "count": 0}
 
     def rule(image: DecodedImage, face: Any) -> Spared | None:
+        if spared_in["image"] is not image:
+            spared_in.update(image=image, count=0)
+        if max_spared is not None and spared_in["count"] >= max_spared:
+            return None
         found = similarity_matches(service.search(collection, analyzer.embed(image, face), 1), bar)
         if not found:
             return None
         match, similarity = found[0]
+        spared_in["count"] += 1
         return Spared(match.face.face_id, similarity)
 
     return rule
@@ -85,7 +97,10 @@ def describe_regions(
 def redact_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     image = request_image(request)
     spare = spare_rule(
-        ctx, request.get("SpareCollectionId"), request.get("SpareFaceMatchThreshold")
+        ctx,
+        request.get("SpareCollectionId"),
+        request.get("SpareFaceMatchThreshold"),
+        request.get("MaxSparedFaces"),
     )
     result = redact_image(
         image, request.get("Method", "BLUR"), spare, encoder(image.format)

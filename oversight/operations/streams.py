@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from ..collections.pagination import decode_token, encode_token
 from ..config import settings
 from ..errors import InvalidParameterException, RekognitionError, ResourceInUseException
 from ..governance import audit
+from ..governance.gate import still_allowed
 from ..governance.records import base_fields
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
@@ -35,7 +37,7 @@ from ..video.processors import (
     Processor,
     ProcessorStore,
 )
-from ..video.sinks import JsonlSink, follow_jsonl
+from ..video.sinks import JsonlFollower, JsonlSink
 from ..video.streams import StreamRun
 from ..video.tracker import Tracker
 from ..video.webhooks import WebhookSender, post_json
@@ -53,6 +55,8 @@ LIVE_REEMBED_FRAMES = 30
 # A face the detector misses for up to this many live frames (~0.4 s) keeps its track.
 LIVE_MAX_MISSED_FRAMES = 10
 DEFAULT_PAGE = 1000
+# A running processor's key and policy are judged again at least this often (at a match).
+OUTPUT_RECHECK_SECONDS = 2.0
 
 
 
@@ -126,12 +130,19 @@ def live_searcher(processor: Processor, max_side: int) -> FaceSearcher:
 
 
 def _audit_sink(processor: Processor, session_id: str) -> Any:
-    """Write each match to the audit log under the processor's key and purpose."""
+    """Govern and record each match: under the key and purpose that started the processor, the
+    gate re-judges it (key still active, policy still allowing the processor's stored settings)
+    before the first match and then at least every OUTPUT_RECHECK_SECONDS, and a refusal stops
+    the processor; each match is then written to the audit log."""
     ctx = RequestContext(account_id=processor.account_id, access_key_id=processor.access_key_id,
                          purpose=processor.purpose, request_id=session_id)
     collection = _face_search_settings(processor.definition)["CollectionId"]
+    judged = {"at": float("-inf")}
 
     def record(event: dict[str, Any]) -> None:
+        if time.monotonic() - judged["at"] >= OUTPUT_RECHECK_SECONDS:
+            still_allowed(ctx, "StartStreamProcessor", {"Name": processor.name})
+            judged["at"] = time.monotonic()
         fields = base_fields(ctx, "stream_match")
         fields.update({
             "operation": "StreamProcessorMatch",
@@ -203,16 +214,16 @@ def running(account_id: str, name: str) -> StreamRun | None:
     return entry.run if entry else None
 
 
-def processor_events(account_id: str, name: str) -> Iterator[str]:
-    """Server-Sent Events of the processor's matches in its current session (from now on when
-    it is not running; ResourceNotFoundException if it does not exist); the stream ends when
-    the processor stops."""
+def processor_events(account_id: str, name: str) -> tuple[JsonlFollower, Callable[[], bool]]:
+    """A follower of the processor's match events in its current session (from now on when it
+    is not running; ResourceNotFoundException if it does not exist), and whether it still runs:
+    a watcher stops once it is not running and every line is out."""
     processor_store().get(account_id, name)
     with _running_lock:
         entry = _running.get((account_id, name))
-    return follow_jsonl(events_path(account_id, name),
-                        lambda: running(account_id, name) is not None,
-                        start=entry.events_offset if entry else None)
+    follower = JsonlFollower(events_path(account_id, name),
+                             start=entry.events_offset if entry else None)
+    return follower, lambda: running(account_id, name) is not None
 
 
 def resume_processors() -> None:
@@ -287,6 +298,11 @@ def start_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict
         raise InvalidParameterException(
             "StartSelector applies to Kinesis video fragments; live sources start now")
     stop = (request.get("StopSelector") or {}).get("MaxDurationInSeconds")
+    # Whoever starts a session answers for its matches: they run under the starter's key and
+    # purpose (recorded with each match, and judged again while it runs).
+    processor_store().set(ctx.account_id, processor.name, access_key_id=ctx.access_key_id,
+                          purpose=ctx.purpose)
+    processor = processor_store().get(ctx.account_id, processor.name)
     return {"SessionId": run_processor(processor, max_seconds=stop).session_id}
 
 

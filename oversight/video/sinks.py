@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,33 +23,22 @@ class JsonlSink:
             handle.write(line)
 
 
-def follow_jsonl(path: Path, running: Callable[[], bool], start: int | None = None,
-                 poll: float = 0.2, keepalive: float = 15.0,
-                 max_seconds: float = 3600.0) -> Iterator[str]:
-    """Server-Sent Events for the lines of `path` from byte `start` (default: its end now): one
-    `data:` message per event, a comment every `keepalive` seconds; ends once `running()` is
-    false and every line is out, or after `max_seconds` (clients reconnect)."""
-    if start is None:
-        start = path.stat().st_size if path.exists() else 0
-    offset = start
-    started = last_sent = time.monotonic()
-    pending = b""
-    while time.monotonic() - started < max_seconds:
-        active = running()
-        if path.exists() and path.stat().st_size > offset:
-            with path.open("rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-            offset += len(chunk)
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield f"event: match\ndata: {line.decode()}\n\n"
-                last_sent = time.monotonic()
-            continue
-        if not active:
-            return
-        if time.monotonic() - last_sent >= keepalive:
-            yield ": keepalive\n\n"
-            last_sent = time.monotonic()
-        time.sleep(poll)
+class JsonlFollower:
+    """New complete lines of `path` from byte `start` (default: its end now), read without
+    waiting: the caller decides how to wait between reads (the API's SSE loop sleeps on the event
+    loop, so an idle stream holds no thread)."""
+
+    def __init__(self, path: Path, start: int | None = None) -> None:
+        self.path = path
+        self.offset = (path.stat().st_size if path.exists() else 0) if start is None else start
+        self._pending = b""
+
+    def read(self) -> list[str]:
+        if not self.path.exists() or self.path.stat().st_size <= self.offset:
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+        self.offset += len(chunk)
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        return [line.decode() for line in lines]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import RekognitionError
 from ..images import from_array
 from .faces import FaceSearcher, SearchedFace
 from .sources import Frame, LiveSource
@@ -134,6 +135,8 @@ class StreamRun:
                 message = "Stopped on request"
             elif source.error:
                 status, message = "FAILED", f"The stream broke: {source.error}"
+        except RekognitionError as exc:  # e.g. its key was revoked or its policy changed
+            status, message = "FAILED", exc.message
         except Exception as exc:
             log.exception("stream processor %s failed", self.name)
             status, message = "FAILED", f"Internal error: {exc}"
