@@ -1,8 +1,9 @@
-"""The HTTP server: AWS JSON 1.1 on POST /, plus GET /health and GET /metrics.
+"""The HTTP server: AWS JSON 1.1 on POST /, GET /stream-processors/{name}/events (Server-Sent
+Events, api/events.py), GET /health and GET /metrics.
 
 One request goes: size limit -> X-Amz-Target -> SigV4 -> JSON + model validation -> implemented?
--> [operation slot] governance admit -> handler -> governance record -> response. A request
-refused before the gate is audited too (`governance/refusals.py`). Everything that
+-> [operation slot] the governed call (`gate.governed`: admit, handler, record) -> response. A
+request refused before the gate is audited too (`governance/refusals.py`). Everything that
 blocks (key lookup, decoding, inference, audit writes) runs in worker threads so the event loop
 only moves bytes; at most `max_concurrent_inference` operations run at once and a request that
 waits longer than `request_timeout_seconds` for a slot is throttled rather than queued forever.
