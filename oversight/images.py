@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
@@ -34,6 +35,7 @@ class DecodedImage:
     format: str
     exif_orientation: int | None = None
     _bgr: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
+    _grey: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def width(self) -> int:
@@ -49,6 +51,23 @@ class DecodedImage:
         if not self._bgr:
             self._bgr.append(np.ascontiguousarray(self.rgb[:, :, ::-1]))
         return self._bgr[0]
+
+    def bounding_box(self, box: tuple[float, float, float, float]) -> dict[str, float]:
+        """Rekognition's BoundingBox for a pixel box (x, y, w, h): ratios of the image size."""
+        x, y, w, h = box
+        return {
+            "Width": w / self.width,
+            "Height": h / self.height,
+            "Left": x / self.width,
+            "Top": y / self.height,
+        }
+
+    @property
+    def grey(self) -> np.ndarray:
+        """The luminance (OpenCV's weights), computed once."""
+        if not self._grey:
+            self._grey.append(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY))
+        return self._grey[0]
 
 
 def decode_image(data: bytes, *, max_bytes: int = MAX_INLINE_BYTES) -> DecodedImage:

@@ -46,6 +46,26 @@ def test_detect_faces_with_boto3(rekognition: Any, astronaut_jpeg: bytes) -> Non
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
+def test_emotions_and_face_cover_with_boto3(rekognition: Any) -> None:
+    base = "faces/insightface/cpp-package/inspireface/test_res/data/"
+    happy = shared_path(base + "emotion/happy.png").read_bytes()
+    (face,) = rekognition.detect_faces(Image={"Bytes": happy}, Attributes=["EMOTIONS"])[
+        "FaceDetails"
+    ]
+    assert face["Emotions"][0]["Type"] == "HAPPY"
+    assert "CONFUSED" not in {e["Type"] for e in face["Emotions"]}
+
+    masked = {"Bytes": shared_path(base + "bulk/mask2.jpg").read_bytes()}
+    response = rekognition.detect_protective_equipment(
+        Image=masked,
+        SummarizationAttributes={"MinConfidence": 60, "RequiredEquipmentTypes": ["FACE_COVER"]},
+    )
+    person = response["Persons"][0]
+    (face_part,) = person["BodyParts"]
+    assert face_part["EquipmentDetections"][0]["Type"] == "FACE_COVER"
+    assert response["Summary"]["PersonsWithRequiredEquipment"] == [person["Id"]]
+
+
 def test_compare_faces_with_boto3(rekognition: Any) -> None:
     source = {"Bytes": lfw("George_W_Bush", 353).read_bytes()}
 
@@ -90,17 +110,24 @@ def test_aws_cli_detect_and_compare(
     assert code != 0 and "InvalidImageFormatException" in stderr
 
 
-@pytest.mark.parametrize("operation", ["DetectFaces", "CompareFaces"])
+@pytest.mark.parametrize(
+    "operation", ["DetectFaces", "CompareFaces", "DetectProtectiveEquipment"]
+)
 def test_raw_responses_follow_the_output_model(
     api_server: ApiServer, astronaut_jpeg: bytes, operation: str
 ) -> None:
     # botocore parses leniently; hold the server to the model's output shapes themselves.
     image = {"Bytes": base64.b64encode(astronaut_jpeg).decode()}
-    body = (
-        {"Image": image, "Attributes": ["ALL"]}
-        if operation == "DetectFaces"
-        else {"SourceImage": image, "TargetImage": image}
-    )
+    body = {
+        "DetectFaces": {"Image": image, "Attributes": ["ALL"]},
+        "CompareFaces": {"SourceImage": image, "TargetImage": image},
+        "DetectProtectiveEquipment": {
+            "Image": image,
+            "SummarizationAttributes": {
+                "MinConfidence": 50, "RequiredEquipmentTypes": ["FACE_COVER"],
+            },
+        },
+    }[operation]
     response = signed_post(
         api_server, json.dumps(body).encode(), target=f"RekognitionService.{operation}"
     )

@@ -42,7 +42,7 @@ def test_errors_through_the_wire(rekognition: Any) -> None:
     with pytest.raises(rekognition.exceptions.InvalidImageFormatException):
         rekognition.detect_labels(Image={"Bytes": b"definitely not an image"})
     with pytest.raises(ClientError) as raised:
-        rekognition.detect_protective_equipment(Image={"Bytes": shared_path(DOG).read_bytes()})
+        rekognition.recognize_celebrities(Image={"Bytes": shared_path(DOG).read_bytes()})
     assert raised.value.response["Error"]["Code"] == "UnsupportedOperationException"
     assert "ships" in raised.value.response["Error"]["Message"]
 

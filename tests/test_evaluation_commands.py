@@ -10,6 +10,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from oversight.evaluation.datasets import read_pairs
 from tests.conftest import shared_path
 
 runner = CliRunner()
+INSPIREFACE = "faces/insightface/cpp-package/inspireface/test_res/data"
 
 
 def _evaluate(*args: str) -> dict:
@@ -83,6 +85,12 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
                   str(out / "demographics"))
         _evaluate("detection", str(shared_path("detection/dlib-voc/face_boxes_gt.csv")),
                   "--output", str(out / "detection"))
+        _evaluate("emotion", str(shared_path(f"{INSPIREFACE}/emotion")),
+                  str(shared_path("faces/face-api.js/examples/images")),
+                  "--output", str(out / "emotion"))
+        _evaluate("face-cover", "--covered", str(shared_path(f"{INSPIREFACE}/bulk/mask2.jpg")),
+                  "--uncovered", str(_small_attributes(folder)), "--output",
+                  str(out / "face-cover"))
         settings.cache_clear()
     return out
 
@@ -154,6 +162,28 @@ def test_detection_recall_and_precision(results: Path) -> None:
     assert result["precision"]["rate"] >= 0.6
 
 
+def test_emotion_confusion_matrix(results: Path) -> None:
+    result = _result(results, "emotion")
+    # face-api.js: seven expression photos (its portraits are skipped); InspireFace: three.
+    assert result["data"]["images"] == 10
+    assert result["data"]["by_expression"]["HAPPY"] == 2
+    assert set(result["classifiers"]) == {"facex", "fer", "mean"}
+    served = result["classifiers"]["mean"]
+    assert np.sum(served["confusion"]) == 10 - len(result["data"]["images_without_face"])
+    assert served["recall"]["HAPPY"] == {"rate": 1.0, "count": 2, "total": 2}
+    assert result["not_measured"] == ["CONFUSED"] and "CONFUSED" not in result["types"]
+
+
+def test_face_cover_rates(results: Path) -> None:
+    result = _result(results, "face-cover")
+    assert result["covered_found"] == {"rate": 1.0, "count": 1, "total": 1}
+    bare = result["uncovered_called_covered"]
+    assert bare["total"] >= 9 and bare["count"] <= 1
+    (by_group,) = [s["by_group"] for s in result["by_source"].values() if not s["covered"]]
+    assert set(by_group) == {"age", "gender", "race"}
+    assert sum(r["total"] for r in by_group["race"].values()) == bare["total"]
+
+
 def test_model_card_is_generated_from_the_results(results: Path, tmp_path: Path) -> None:
     card = tmp_path / "docs" / "MODEL_CARD.md"
     outcome = runner.invoke(app, ["evaluate", "model-card", "--results", str(results),
@@ -164,7 +194,8 @@ def test_model_card_is_generated_from_the_results(results: Path, tmp_path: Path)
     assert f"{100 * verification['accuracy']['mean']:.2f} %" in text
     assert "### By embedder" in text
     for section in ("## Verification", "## Identification", "## Demographic", "## Face detection",
-                    "## Goals", "## Data and its terms"):
+                    "## Facial expressions", "## Face covers", "## Goals",
+                    "## Data and its terms"):
         assert section in text
     assert "Warning" not in text  # every result was measured with the current model
     assert "Labeled Faces in the Wild" in text  # the LFW images' terms

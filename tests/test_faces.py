@@ -76,8 +76,65 @@ def test_detect_faces_all_attributes() -> None:
     assert face["AgeRange"]["Low"] < face["AgeRange"]["High"]
     assert face["EyesOpen"]["Value"] is True
     assert face["Smile"]["Value"] is True  # the astronaut smiles
+    assert face["Emotions"][0]["Type"] == "HAPPY"
+    assert face["FaceOccluded"]["Value"] is False
     # Attributes without a shipped model are absent, never invented.
-    assert not {"Emotions", "Eyeglasses", "Sunglasses", "Beard", "EyeDirection"} & set(face)
+    assert not {"Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyeDirection"} & set(face)
+
+
+def _yale_png(picture: Path) -> bytes:
+    """The Yale faces are GIFs, which the API refuses: re-encoded as PNG."""
+    png = io.BytesIO()
+    Image.open(picture).convert("RGB").save(png, format="PNG")
+    return png.getvalue()
+
+
+def _top_emotion(image_bytes: bytes) -> str:
+    response = operations.call(
+        "DetectFaces", {"Image": {"Bytes": image_bytes}, "Attributes": ["EMOTIONS"]}
+    )
+    (face,) = response["FaceDetails"]
+    assert set(face) == {"BoundingBox", "Confidence", "Emotions"}
+    emotions = face["Emotions"]
+    # Seven types, most likely first, a probability split; no model has CONFUSED.
+    assert {e["Type"] for e in emotions} == {
+        "HAPPY", "SAD", "ANGRY", "DISGUSTED", "SURPRISED", "CALM", "FEAR"
+    }
+    assert [e["Confidence"] for e in emotions] == sorted(
+        (e["Confidence"] for e in emotions), reverse=True
+    )
+    assert sum(e["Confidence"] for e in emotions) == pytest.approx(100.0)
+    return emotions[0]["Type"]
+
+
+def test_emotions_on_yale_expressions() -> None:
+    folder = shared_path("faces/yalefaces/yalefaces")
+    happy = [_top_emotion(_yale_png(p)) for p in sorted(folder.glob("subject*.happy"))[:5]]
+    calm = [_top_emotion(_yale_png(p)) for p in sorted(folder.glob("subject*.normal"))[:5]]
+    surprised = [_top_emotion(_yale_png(p)) for p in sorted(folder.glob("subject*.surprised"))[:5]]
+    assert happy == ["HAPPY"] * 5
+    assert calm.count("CALM") >= 4 and "HAPPY" not in calm
+    assert surprised.count("SURPRISED") >= 4
+
+
+def test_emotions_on_face_api_expression_photos() -> None:
+    base = "faces/face-api.js/examples/images/"
+    for name, expected in (("angry", "ANGRY"), ("surprised", "SURPRISED"), ("happy", "HAPPY")):
+        assert _top_emotion(_file(f"{base}{name}.jpg")) == expected, name
+
+
+def _occluded(relative: str) -> dict:
+    response = operations.call(
+        "DetectFaces", {"Image": {"Bytes": _file(relative)}, "Attributes": ["FACE_OCCLUDED"]}
+    )
+    return response["FaceDetails"][0]["FaceOccluded"]
+
+
+def test_face_occluded_by_a_mask() -> None:
+    masked = _occluded("faces/insightface/cpp-package/inspireface/test_res/data/bulk/mask2.jpg")
+    assert masked["Value"] is True and masked["Confidence"] > 60
+    bare = _occluded("faces/face-api.js/examples/images/happy.jpg")
+    assert bare["Value"] is False and bare["Confidence"] > 90
 
 
 def test_named_attribute_without_default() -> None:
@@ -98,11 +155,9 @@ def test_eyes_closed_and_open_samples() -> None:
 
 
 def _smile(picture: Path) -> bool:
-    """Smile as DetectFaces reads it (the Yale faces are GIFs: re-encoded as PNG first)."""
-    png = io.BytesIO()
-    Image.open(picture).convert("RGB").save(png, format="PNG")
+    """Smile as DetectFaces reads it."""
     response = operations.call(
-        "DetectFaces", {"Image": {"Bytes": png.getvalue()}, "Attributes": ["SMILE"]}
+        "DetectFaces", {"Image": {"Bytes": _yale_png(picture)}, "Attributes": ["SMILE"]}
     )
     return response["FaceDetails"][0]["Smile"]["Value"]
 
@@ -145,6 +200,9 @@ def test_compare_same_person_in_group_photo() -> None:
     assert response["FaceMatches"][0]["Similarity"] > 90
     assert len(response["UnmatchedFaces"]) >= 3
     assert response["SourceImageFace"]["Confidence"] > 50
+    # ComparedFace carries Emotions, as Rekognition's output shape has it.
+    for face in [response["FaceMatches"][0]["Face"], *response["UnmatchedFaces"]]:
+        assert len(face["Emotions"]) == 7
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ import numpy as np
 from ..images import DecodedImage
 from ..models.age_gender import AgeGenderModel
 from ..models.dlib_models import DlibResNet, ShapePredictor5
+from ..models.emotion import EMOTION_TYPES, EmotionClassifier
+from ..models.face_cover import FaceCoverClassifier
 from ..models.facemesh import FaceMesh
 from ..models.iris import EyeReading, Iris
 from ..models.sface import SFace
@@ -23,15 +25,19 @@ from .embedding import fuse
 
 # Attribute names of Rekognition's `Attributes` request member that Oversight can answer.
 DEFAULT_ATTRIBUTES = frozenset({"Landmarks", "Pose", "Quality"})
-ALL_ATTRIBUTES = DEFAULT_ATTRIBUTES | {"AgeRange", "Gender", "EyesOpen", "MouthOpen", "Smile"}
-# Request enum value -> FaceDetail member. EMOTIONS, EYEGLASSES, SUNGLASSES, BEARD, MUSTACHE,
-# FACE_OCCLUDED and EYE_DIRECTION have no shipped model (docs/API.md): left out.
+ALL_ATTRIBUTES = DEFAULT_ATTRIBUTES | {
+    "AgeRange", "Gender", "EyesOpen", "MouthOpen", "Smile", "Emotions", "FaceOccluded",
+}
+# Request enum value -> FaceDetail member. EYEGLASSES, SUNGLASSES, BEARD, MUSTACHE and
+# EYE_DIRECTION have no shipped model (docs/API.md): left out.
 _NAMED_ATTRIBUTES = {
     "SMILE": "Smile",
     "AGE_RANGE": "AgeRange",
     "GENDER": "Gender",
     "EYES_OPEN": "EyesOpen",
     "MOUTH_OPEN": "MouthOpen",
+    "EMOTIONS": "Emotions",
+    "FACE_OCCLUDED": "FaceOccluded",
 }
 
 
@@ -49,6 +55,12 @@ def requested_attributes(names: Iterable[str] | None) -> frozenset[str]:
     return frozenset(chosen)
 
 
+def probability_attribute(probability: float) -> dict[str, Any]:
+    """Rekognition's {Value, Confidence} for a yes/no model output: yes from 0.5 up, and the
+    confidence of whichever answer is given."""
+    return {"Value": probability >= 0.5, "Confidence": max(probability, 1.0 - probability) * 100.0}
+
+
 @dataclass(frozen=True)
 class DetectedFace:
     box: tuple[float, float, float, float]  # x, y, w, h in pixels
@@ -61,13 +73,7 @@ class DetectedFace:
 
     def bounding_box(self, image: DecodedImage) -> dict[str, float]:
         """Rekognition's BoundingBox: ratios of the image size (may extend past 0-1)."""
-        x, y, w, h = self.box
-        return {
-            "Width": w / image.width,
-            "Height": h / image.height,
-            "Left": x / image.width,
-            "Top": y / image.height,
-        }
+        return image.bounding_box(self.box)
 
 
 def central_face(faces: list[DetectedFace], width: int, height: int) -> DetectedFace:
@@ -89,6 +95,8 @@ class FaceAnalyzer:
         self._mesh = FaceMesh()
         self._age_gender = AgeGenderModel()
         self._iris = Iris()
+        self._emotions = EmotionClassifier()
+        self._face_cover = FaceCoverClassifier()
 
     def detect(self, image: DecodedImage) -> list[DetectedFace]:
         rows = self._detector(image.bgr)
@@ -122,6 +130,21 @@ class FaceAnalyzer:
     def mesh(self, image: DecodedImage, face: DetectedFace) -> np.ndarray:
         """The face's 468 FaceMesh points (x, y in image pixels, z), read by `geometry`."""
         return self._mesh(image.rgb, face.box, face.landmarks5)[0]
+
+    def emotions(self, image: DecodedImage, face: DetectedFace) -> list[dict[str, Any]]:
+        """Rekognition's Emotions, most likely first (no CONFUSED: models.emotion)."""
+        probabilities = self._emotions(image.grey, face.box)
+        ranked = sorted(zip(EMOTION_TYPES, probabilities, strict=True), key=lambda e: -e[1])
+        return [{"Type": name, "Confidence": float(p) * 100.0} for name, p in ranked]
+
+    def emotions_by_network(self, image: DecodedImage, face: DetectedFace) -> dict[str, Any]:
+        """Each expression network's probabilities over EMOTION_TYPES (the evaluation compares
+        them with the mean that `emotions` reports)."""
+        return self._emotions.by_network(image.grey, face.box)
+
+    def face_cover(self, image: DecodedImage, face: DetectedFace) -> float:
+        """Probability that a mask covers the face."""
+        return self._face_cover(image.rgb, face.box)
 
     def face_detail(
         self, image: DecodedImage, face: DetectedFace, attributes: frozenset[str]
@@ -160,6 +183,10 @@ class FaceAnalyzer:
                 "Brightness": quality.brightness(gray),
                 "Sharpness": quality.sharpness(gray),
             }
+        if "Emotions" in attributes:
+            detail["Emotions"] = self.emotions(image, face)
+        if "FaceOccluded" in attributes:
+            detail["FaceOccluded"] = probability_attribute(self.face_cover(image, face))
         if attributes & {"AgeRange", "Gender"}:
             estimate = self._age_gender(image.rgb, self.shape5(image, face))
             if "AgeRange" in attributes:
@@ -169,10 +196,10 @@ class FaceAnalyzer:
                     "High": math.ceil(estimate.age + spread),
                 }
             if "Gender" in attributes:
-                male = estimate.male_probability
+                male = probability_attribute(estimate.male_probability)
                 detail["Gender"] = {
-                    "Value": "Male" if male >= 0.5 else "Female",
-                    "Confidence": max(male, 1.0 - male) * 100.0,
+                    "Value": "Male" if male["Value"] else "Female",
+                    "Confidence": male["Confidence"],
                 }
         return detail
 

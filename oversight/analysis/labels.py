@@ -53,16 +53,6 @@ def _classified(image: DecodedImage) -> list[DetectedLabel]:
     ]
 
 
-def _ratios(box: tuple[float, float, float, float], image: DecodedImage) -> dict[str, float]:
-    x, y, w, h = box
-    return {
-        "Width": w / image.width,
-        "Height": h / image.height,
-        "Left": x / image.width,
-        "Top": y / image.height,
-    }
-
-
 def _boxed(image: DecodedImage, objects: list[DetectedObject]) -> list[DetectedLabel]:
     """One label per COCO class found, people aside (`_people` handles them)."""
     taxonomy = label_taxonomy()
@@ -70,7 +60,7 @@ def _boxed(image: DecodedImage, objects: list[DetectedObject]) -> list[DetectedL
     for name in dict.fromkeys(o.name for o in objects if o.name != "person"):
         label = taxonomy.label_for(COCO_SYNSETS[name])
         instances = tuple(
-            (_ratios(o.box, image), o.score * 100.0) for o in objects if o.name == name
+            (image.bounding_box(o.box), o.score * 100.0) for o in objects if o.name == name
         )
         labels.append(
             DetectedLabel(
@@ -87,9 +77,11 @@ def _boxed(image: DecodedImage, objects: list[DetectedObject]) -> list[DetectedL
 
 def _people(image: DecodedImage, objects: list[DetectedObject]) -> list[DetectedLabel]:
     people = tuple(
-        (_ratios(p.box, image), p.score * 100.0) for p in detect_people(image, objects)
+        (image.bounding_box(p.box), p.score * 100.0) for p in detect_people(image, objects)
     )
-    faces = tuple((_ratios(f.box, image), f.score * 100.0) for f in face_analyzer().detect(image))
+    faces = tuple(
+        (image.bounding_box(f.box), f.score * 100.0) for f in face_analyzer().detect(image)
+    )
     labels = []
     if people or faces:
         # A visible face is a person too, even when the body detector misses them.

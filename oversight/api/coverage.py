@@ -11,7 +11,7 @@ import re
 
 from ..governance.catalog import extension_rows
 from ..operations import registry
-from ..operations.unsupported import unsupported_reasons
+from ..operations.unsupported import served_limits, unsupported_reasons
 from .service_model import (
     extension_members,
     extension_operations,
@@ -63,6 +63,7 @@ Served: **{served}** of {total} Rekognition operations{extensions_note}.
 def _row(name: str, served: set[str], reasons: dict[str, str], extensions: set[str]) -> str:
     if name in served:
         status, note = "implemented", "Oversight extension" if name in extensions else ""
+        note = "; ".join(filter(None, [note, served_limits().get(name, "")]))
     elif name in reasons:
         status, note = "unsupported", reasons[name]
     else:

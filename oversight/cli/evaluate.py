@@ -127,6 +127,38 @@ def detection(
          lambda: evaluate_detection(csv_file, iou))
 
 
+@evaluate_app.command("emotion")
+def emotion(
+    folders: Annotated[list[Path], typer.Argument(
+        exists=True, file_okay=False,
+        help="Folders of pictures named for their expression (happy.jpg, subject01.sad).")],
+    output: Output = None,
+) -> None:
+    """Emotions per expression: confusion matrix and recall of each classifier."""
+    from ..evaluation.emotion import evaluate_emotion
+
+    _run("emotion", output, [*map(str, folders)], lambda: evaluate_emotion(folders))
+
+
+@evaluate_app.command("face-cover")
+def face_cover(
+    covered: Annotated[list[Path] | None, typer.Option(
+        exists=True, help="Pictures, folders or CSVs (path column) of faces wearing a mask "
+                          "(repeatable).")] = None,
+    uncovered: Annotated[list[Path] | None, typer.Option(
+        exists=True, help="Pictures, folders or CSVs (path + group columns) of bare faces "
+                          "(repeatable).")] = None,
+    output: Output = None,
+) -> None:
+    """FaceOccluded: covered faces found and bare faces wrongly called covered."""
+    from ..evaluation.face_cover import evaluate_face_cover
+
+    _run("face-cover", output,
+         [*[arg for p in covered or [] for arg in ("--covered", str(p))],
+          *[arg for p in uncovered or [] for arg in ("--uncovered", str(p))]],
+         lambda: evaluate_face_cover(covered or [], uncovered or []))
+
+
 @evaluate_app.command("model-card")
 def model_card(
     results: Annotated[Path | None, typer.Option(

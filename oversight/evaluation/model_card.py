@@ -18,12 +18,15 @@ import numpy as np
 from ..analysis import EMBEDDING_MODEL, face_model_version
 from ..analysis.similarity import CALIBRATION_FILE, fmr_for_similarity, similarity_for_decades
 from .demographics import NO_IDENTITY_CAVEAT, embedder_tables
+from .emotion import comparison_table, confusion_table
+from .face_cover import group_tables, source_table
 from .operating import DEFAULT_SIMILARITY
 from .report import markdown_table, percent, rate_cell
 
-KINDS = ("verification", "identification", "demographics", "detection")
+KINDS = ("verification", "identification", "demographics", "detection", "emotion", "face-cover")
 # The models behind the face pipeline; each module's first docstring line names it and its licence.
-_MODEL_MODULES = ("yunet", "sface", "dlib_models", "age_gender", "facemesh", "iris")
+_MODEL_MODULES = ("yunet", "sface", "dlib_models", "age_gender", "facemesh", "iris", "emotion",
+                  "face_cover")
 GOALS = {"lfw_accuracy": 0.996, "non_enrolled_matches": 0, "race_fmr_ratio": 2.0}
 
 # Terms of the datasets in ../shared/data that ship no licence file of their own (LFW, UTKFace,
@@ -43,8 +46,9 @@ _DATA_TERMS = {
                  "with citation; no licence file ships with it.",
     "deepface": "Test images of the deepface repository (MIT code licence); photos of public "
                 "figures whose rights that licence does not cover.",
-    "insightface": "Test resources of the InsightFace repository (MIT code licence); the images "
-                   "are LFW photos (see lfw-devtrain).",
+    "insightface": "Test resources of the InsightFace repository (MIT code licence): LFW photos "
+                   "(see lfw-devtrain) and InspireFace's test pictures (expressions, masks), "
+                   "whose own terms are not stated.",
     "krasserm_face-recognition": "Apache-2.0 repository licence; the images are LFW photos.",
     "face-api.js": "MIT repository licence; example photos of TV characters' actors.",
     "dlib-voc": "dlib's example photos (Boost Software License 1.0, LICENSE.txt), originally "
@@ -240,6 +244,42 @@ def _detection_section(result: dict[str, Any], base: Path) -> list[str]:
     ]
 
 
+def _emotion_section(result: dict[str, Any], base: Path) -> list[str]:
+    data = result["data"]
+    served = result["classifiers"][result["served"]]
+    return [
+        "## Facial expressions (Emotions)", "",
+        f"Data: {', '.join(f'`{_shown(s, base)}`' for s in data['sources'])}: "
+        f"{data['images']} pictures whose file name states the expression "
+        f"({len(data['images_without_face'])} without a detected face). Emotions reports "
+        f"the mean of two networks; {', '.join(result['not_measured'])} is never reported (no "
+        "shipped network has the class). So few faces per expression (some have one or two) "
+        "make every per-type number a rough indication, and the served mean was chosen on "
+        "these same pictures.", "",
+        f"**Accuracy {rate_cell(served['accuracy'])}, mean recall over the expressions "
+        f"{percent(served['mean_recall'], 1)}.**", "",
+        *markdown_table(*comparison_table(result)), "",
+        "Confusion matrix of the served mean (rows: the expression named, columns: the type "
+        "read as most likely):", "",
+        *markdown_table(*confusion_table(result)), "",
+        f"Measured by: `{result.get('command', '')}`",
+    ]
+
+
+def _face_cover_section(result: dict[str, Any], base: Path) -> list[str]:
+    return [
+        "## Face covers (FaceOccluded, FACE_COVER)", "",
+        "The mask classifier's reading of the largest face of each picture, covered at "
+        f"probability ≥ {result['threshold']:g}. Covered faces found: "
+        f"**{rate_cell(result['covered_found'])}**; bare faces called covered: "
+        f"**{rate_cell(result['uncovered_called_covered'])}**. The data holds very few masked "
+        "faces, so the first number is anecdotal.", "",
+        *markdown_table(*source_table(result)), "",
+        *[line for table in group_tables(result) for line in [*markdown_table(*table), ""]],
+        f"Measured by: `{result.get('command', '')}`",
+    ]
+
+
 def _search_threshold_advice(data: dict[str, Any]) -> str:
     """Every search compares the probe with every enrolled person, so false alarms grow with
     the gallery: expecting none takes a per-comparison FMR below 1 / (searches x gallery)."""
@@ -292,7 +332,8 @@ def _goals_section(results: dict[str, dict[str, Any]]) -> list[str]:
 def render(results: dict[str, dict[str, Any]], base: Path) -> str:
     sections = {"verification": _verification_section,
                 "identification": _identification_section,
-                "demographics": _demographics_section, "detection": _detection_section}
+                "demographics": _demographics_section, "detection": _detection_section,
+                "emotion": _emotion_section, "face-cover": _face_cover_section}
     measured = sorted({r["embedding_model"] for r in results.values() if "embedding_model" in r})
     stale = [m for m in measured if m != EMBEDDING_MODEL]
     lines = [

@@ -14,10 +14,21 @@ from . import operation
 from .collections import analyse_faces
 from .context import RequestContext
 from .image_input import request_image
+from .unsupported import partly
 
 # Rekognition describes at most the 100 largest faces of an image.
 MAX_FACES_PER_IMAGE = 100
+# ComparedFace members: the default FaceDetail ones plus Emotions (its output shape has them).
+COMPARED_FACE_ATTRIBUTES = DEFAULT_ATTRIBUTES | {"Emotions"}
 DEFAULT_SIMILARITY_THRESHOLD = 80.0
+
+
+partly(
+    "DetectFaces",
+    "FaceDetail has no Eyeglasses, Sunglasses, Beard, Mustache or EyeDirection (no model ships "
+    "for them); Emotions never has CONFUSED (no shipped expression model has the class); "
+    "FaceOccluded sees masks, not hands or other objects",
+)
 
 
 @operation("DetectFaces")
@@ -31,7 +42,7 @@ def detect_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
 
 def _faces_passing(image: DecodedImage, level: str) -> list[tuple[DetectedFace, dict[str, Any]]]:
     """The image's largest faces that meet the quality filter, with their ComparedFace."""
-    faces = analyse_faces(image, DEFAULT_ATTRIBUTES, level)[:MAX_FACES_PER_IMAGE]
+    faces = analyse_faces(image, COMPARED_FACE_ATTRIBUTES, level)[:MAX_FACES_PER_IMAGE]
     return [(face, detail) for face, detail, reasons in faces if not reasons]
 
 

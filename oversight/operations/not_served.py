@@ -16,10 +16,6 @@ _NO_LIVENESS = (
 )
 _MEDIA_ANALYSIS = "bulk media-analysis jobs (S3 manifests) are not implemented yet"
 
-unsupported(
-    "DetectProtectiveEquipment",
-    "no protective-equipment (PPE) detection model ships in a PyPI, Debian or npm package",
-)
 for _name in (
     "RecognizeCelebrities", "GetCelebrityInfo", "GetCelebrityRecognition",
     "StartCelebrityRecognition",

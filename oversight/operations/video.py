@@ -110,8 +110,7 @@ def _per_frame_task(job: Job) -> PerFrameTask:
 def _people(image: DecodedImage) -> list[dict[str, Any]]:
     """Person boxes as Rekognition's BoundingBox ratios, most confident first."""
     return [
-        {"BoundingBox": {"Width": p.box[2] / image.width, "Height": p.box[3] / image.height,
-                         "Left": p.box[0] / image.width, "Top": p.box[1] / image.height}}
+        {"BoundingBox": image.bounding_box(p.box)}
         for p in detect_people(image)
     ]
 
