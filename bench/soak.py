@@ -46,7 +46,7 @@ from botocore.credentials import Credentials  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from oversight.governance.audit import AuditLog  # noqa: E402
-from oversight.governance.records import RECORDED_OPERATIONS, STATE_CHANGING_OPERATIONS  # noqa: E402
+from oversight.governance.catalog import audited, state_changing_operations  # noqa: E402
 from tests.api_server import BIN, REGION, ApiServer, create_key, start_server, stop_server  # noqa: E402
 
 FACES = ROOT.parent / "shared/data/faces/face-api.js/examples/images/bbt2.jpg"
@@ -245,7 +245,7 @@ def _check(sent: Sent, status: int, answer: dict[str, Any], world: World, tally:
         leaked = {f.get("FaceId") for f in answer.get("Faces", [])} & set(world.face_ids_a)
         if leaked or answer.get("DeletedFaces"):
             tally.violations.append(f"cross-tenant {sent.operation} reached A's faces")
-    if status == 200 and sent.operation in RECORDED_OPERATIONS:
+    if status == 200 and audited(sent.operation):
         tally.acknowledged.append((request_id, sent.operation))
 
 
@@ -333,6 +333,7 @@ def _rss_kb(pid: int) -> int:
 
 def _unrecorded(data_dir: Path, acknowledged: list[tuple[str, str]]) -> list[str]:
     """Acknowledged requests without their ok operation record (or, for a change, intent)."""
+    changes = set(state_changing_operations())
     done: set[str] = set()
     intended: set[str] = set()
     for record in AuditLog(data_dir / "audit").records():
@@ -343,7 +344,7 @@ def _unrecorded(data_dir: Path, acknowledged: list[tuple[str, str]]) -> list[str
     return [
         f"{operation} {request_id}" for request_id, operation in acknowledged
         if request_id not in done
-        or (operation in STATE_CHANGING_OPERATIONS and request_id not in intended)
+        or (operation in changes and request_id not in intended)
     ]
 
 
