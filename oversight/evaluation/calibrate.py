@@ -1,12 +1,15 @@
-"""Calibrate Similarity and the fusion weight on LFW-style identity folders.
+"""Calibrate Similarity and the fusion weight on an LFW-style folder.
 
     python -m oversight.evaluation.calibrate ../shared/data/faces/lfw-devtrain
 
-Embeds every image (SFace and dlib separately, cached), picks the SFace weight that maximises
-10-fold accuracy on the folder's pairs file, then measures the fused cosine at which the
-false-match rate over ALL cross-identity image pairs falls to 10^-d, and writes those anchors to
-`calibration.json` beside this file. Same-identity image pairs give the false non-match rates
-reported in docs/MODEL_CARD.md.
+The folder holds images/<name>/*.jpg and pairsDevTrain.txt. Embeds every image with SFace and
+dlib separately (cached under <data dir>/cache/), picks the SFace weight whose fused cosine has
+the best 10-fold accuracy on pairsDevTrain.txt, then finds the fused cosine above which a
+fraction 10^-d of ALL cross-identity image pairs lie, and writes the weight and those anchors to
+analysis/calibration.json (or --output), which analysis/similarity.py reads and
+docs/MODEL_CARD.md's fusion section quotes. The FMR and FNMR per Similarity in the model card
+come from `oversight evaluate verification`, not from here: the rates this records are measured
+on the calibration images themselves (in-sample).
 """
 
 from __future__ import annotations
