@@ -28,11 +28,15 @@ class Names:
     def __init__(self) -> None:
         self.modules: dict[str, set[str]] = {}  # dotted module -> top-level names
         self.members: dict[str, set[str]] = {}  # class name -> attributes, methods, fields
+        self.strings: set[str] = set()  # string constants (file names the code reads)
         for base in SOURCES:
             for path in base.rglob("*.py"):
                 parts = path.relative_to(ROOT).with_suffix("").parts
                 module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-                self.modules[module] = self._read(ast.parse(path.read_text()))
+                tree = ast.parse(path.read_text())
+                self.modules[module] = self._read(tree)
+                self.strings |= {node.value for node in ast.walk(tree)
+                                 if isinstance(node, ast.Constant) and isinstance(node.value, str)}
 
     def _read(self, tree: ast.Module) -> set[str]:
         names: set[str] = set()
@@ -162,7 +166,8 @@ def problems(text: str) -> list[str]:
             parts = head.split(".")
             member = head in parameters or any(head in known.members[cls] for cls in classes)
             if match["dot"]:
-                if not member:
+                suffix = any(text.endswith(span) for text in known.strings)  # `.tflite` files
+                if not (member or suffix):
                     found.append(f"`{span}`: not an attribute of {' or '.join(classes) or '?'}")
             elif len(parts) == 1 and not match["call"] and not match["at"] and not (
                 _TYPE_NAMES.fullmatch(head) or head.isupper()
