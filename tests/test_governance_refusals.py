@@ -8,11 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from oversight.errors import InvalidSignatureException, ValidationException
-from oversight.governance import refusals
+from oversight.errors import (
+    InvalidParameterException,
+    InvalidSignatureException,
+    ValidationException,
+)
+from oversight.governance import gate, refusals
 from oversight.governance.audit import AuditLog
 from oversight.governance.refusals import Refusal, RefusalLog
+from oversight.operations.context import RequestContext
 from tests.api_server import ApiServer, running_server, signed_post
 
 
@@ -63,6 +69,16 @@ def test_all_unauthenticated_addresses_share_a_cap() -> None:
     log.flush()
     (summary,) = [r for r in AuditLog().records() if r["kind"] == "refused_summary"]
     assert summary["count"] == 30
+
+
+@pytest.mark.parametrize("purpose", ["caf\u00e9", "line\nbreak", "x" * 600])
+def test_an_invalid_purpose_is_audited_with_the_key(purpose: str) -> None:
+    ctx = RequestContext("123456789012", "AKIAKEYHOLDER0000001", purpose=purpose)
+    with pytest.raises(InvalidParameterException):
+        gate.governed(ctx, "ListCollections", {}, lambda: {})
+    (record,) = AuditLog().records()
+    assert (record["key"], record["outcome"]) == (ctx.access_key_id, "InvalidParameterException")
+    assert record["purpose"] == purpose[:512]
 
 
 def _post(server: ApiServer, body: bytes, target: str, headers: dict[str, str]) -> Any:

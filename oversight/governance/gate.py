@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -39,7 +40,7 @@ from ..video.endpoints import endpoint_for
 from . import audit
 from .catalog import Reach, Row, arn_account, row_for
 from .policy import DEFAULT_KEY, Policy, PolicyRefusal, get_policy
-from .purpose import check_purpose
+from .purpose import MAX_PURPOSE_CHARS, check_purpose
 from .ratelimit import RateLimited, limiter
 from .receipts import watch_deletions
 from .records import base_fields, intent_fields, operation_fields
@@ -78,7 +79,13 @@ def admit(
 ) -> tuple[Row, Policy | None, Reach]:
     """The operation's row, the key's policy and what the request reaches; or the refusal
     (AccessDeniedException / ThrottlingException), audited before it is raised."""
-    check_purpose(ctx.purpose)
+    try:
+        check_purpose(ctx.purpose)
+    except InvalidParameterException as refusal:
+        # The key holder's invalid request is audited too, its purpose cut to a valid length.
+        sent = replace(ctx, purpose=ctx.purpose[:MAX_PURPOSE_CHARS] if ctx.purpose else None)
+        audit.write(operation_fields(sent, operation, request, None, refusal))
+        raise
     watch_deletions()
     reach: Reach | None = None
     try:
