@@ -1,8 +1,15 @@
 """Decode and validate every input image once.
 
-Rekognition accepts JPEG and PNG, at most 5 MB as inline bytes (15 MB from S3). Images are
-returned upright (EXIF orientation applied) as RGB uint8 arrays, so every coordinate refers to
-the upright image; like Rekognition today, responses then carry no OrientationCorrection.
+Rekognition accepts JPEG and PNG, at most 5 MB as inline bytes (15 MB from S3), each side at
+least 80 pixels (and at most 10,000 for DetectLabels and DetectModerationLabels; Oversight
+applies that maximum to every image). The work per image is bounded before any pixel is decoded:
+the sides are read from the header, and a JPEG of more than MAX_DECODED_PIXELS is decoded at
+1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, PIL's `draft`), so a 9400x9400 upload costs what a
+2350x2350 one does. A PNG cannot be reduced while decoding, so one over MAX_DECODED_PIXELS is
+refused (ImageTooLargeException). Images are returned upright (EXIF orientation applied) as RGB
+uint8 arrays, so every coordinate refers to the upright image; like Rekognition today,
+responses then carry no OrientationCorrection. Responses give boxes as ratios of the image, so a
+reduced decode changes no coordinate a client sees.
 """
 
 from __future__ import annotations
@@ -22,9 +29,15 @@ from .errors import ImageTooLargeException, InvalidImageFormatException, Invalid
 MAX_INLINE_BYTES = 5 * 1024 * 1024
 MAX_S3_BYTES = 15 * 1024 * 1024
 MIN_SIDE_PIXELS = 80
-# Guard against decompression bombs: 10,000 x 10,000 is far beyond any camera Rekognition serves.
-MAX_PIXELS = 100_000_000
+MAX_SIDE_PIXELS = 10_000
+# Rekognition states no aspect limit, but detectors tile or letterbox the long side: 10000x80
+# cost DetectLabels 500 detector runs and broke DetectText. Wider than 20:1 is no photograph.
+MAX_ASPECT_RATIO = 20
+# What one image may cost once decoded (38 MB as RGB): a 12 MP phone photo is decoded whole.
+MAX_DECODED_PIXELS = 4096 * 3072
 ACCEPTED_FORMATS = {"JPEG", "PNG"}
+# The scales libjpeg can decode at, largest first.
+_JPEG_REDUCTIONS = (1, 2, 4, 8)
 
 _EXIF_ORIENTATION_TAG = 0x0112
 
@@ -80,19 +93,21 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_INLINE_BYTES) -> DecodedIm
         )
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            # The limits below are stricter, and a large JPEG is decoded reduced: PIL's warning
+            # for its pixel count (at open, before any reduction) is no refusal.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             with PILImage.open(io.BytesIO(data)) as probe:
                 fmt = probe.format or ""
                 if fmt not in ACCEPTED_FORMATS:
                     raise InvalidImageFormatException(
                         f"Unsupported image format {fmt or 'unknown'}: use JPEG or PNG."
                     )
-                width, height = probe.size
-                _check_dimensions(width, height)
+                _check_dimensions(*probe.size)
+                _reduce_while_decoding(probe)
                 orientation = probe.getexif().get(_EXIF_ORIENTATION_TAG)
                 upright = ImageOps.exif_transpose(probe)
                 rgb = np.asarray(upright.convert("RGB"))
-    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+    except PILImage.DecompressionBombError as exc:
         raise ImageTooLargeException(f"Image has too many pixels: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise InvalidImageFormatException("Request has invalid image format.") from exc
@@ -107,15 +122,42 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_INLINE_BYTES) -> DecodedIm
 
 
 def _check_dimensions(width: int, height: int) -> None:
-    if width * height > MAX_PIXELS:
+    if max(width, height) > MAX_SIDE_PIXELS:
         raise ImageTooLargeException(
-            f"Image is {width}x{height} pixels; at most {MAX_PIXELS} pixels are accepted."
+            f"Image is {width}x{height} pixels; each side may be at most {MAX_SIDE_PIXELS}."
         )
     if min(width, height) < MIN_SIDE_PIXELS:
         raise InvalidParameterException(
             f"Image is {width}x{height} pixels; both sides must be at least "
             f"{MIN_SIDE_PIXELS} pixels."
         )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise InvalidParameterException(
+            f"Image is {width}x{height} pixels; the long side may be at most "
+            f"{MAX_ASPECT_RATIO} times the short one."
+        )
+
+
+def _reduce_while_decoding(probe: PILImage.Image) -> None:
+    """Make `probe` decode to at most MAX_DECODED_PIXELS, or refuse it (before decoding)."""
+    width, height = probe.size
+    if width * height <= MAX_DECODED_PIXELS:
+        return
+    if probe.format == "JPEG":
+        factor = next(
+            (f for f in _JPEG_REDUCTIONS if -(-width // f) * -(-height // f) <= MAX_DECODED_PIXELS),
+            None,
+        )
+        if factor is not None:
+            # draft takes the strongest reduction that still gives at least the size asked.
+            probe.draft("RGB", (width // factor, height // factor))
+    reduced_width, reduced_height = probe.size
+    if reduced_width * reduced_height <= MAX_DECODED_PIXELS:
+        return
+    raise ImageTooLargeException(
+        f"Image is {width}x{height} pixels; a {probe.format} image may have at most "
+        f"{MAX_DECODED_PIXELS} pixels (JPEGs are decoded at a reduced scale instead)."
+    )
 
 
 def load_image(path: str | Path, *, max_bytes: int = MAX_S3_BYTES) -> DecodedImage:

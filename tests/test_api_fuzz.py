@@ -246,3 +246,17 @@ def test_an_overflowing_next_token_is_an_invalid_token(
                            json.dumps(body).encode())
             _assert_answered(answer)
             assert answer.json()["__type"] == "InvalidPaginationTokenException", answer.text
+
+
+@pytest.mark.parametrize("name", ["DetectText", "DetectFaces", "DetectLabels", "RedactFaces"])
+def test_a_100000_by_80_png_is_too_large(
+    api_server: ApiServer, http: httpx.Client, name: str
+) -> None:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (100_000, 80)).save(buffer, "PNG")
+    body = json.dumps({"Image": {"Bytes": base64.b64encode(buffer.getvalue()).decode()}})
+    answer = _send(api_server, http, f"RekognitionService.{name}", body.encode())
+    _assert_answered(answer)
+    assert answer.json()["__type"] == "ImageTooLargeException", answer.text

@@ -172,9 +172,10 @@ def test_bad_inputs_get_modelled_errors() -> None:
 def test_sliver_image_answers_without_a_foreground() -> None:
     from PIL import Image
 
-    # A real photo squeezed to 4000 x 80: every pixel is border at the segmentation's size.
+    # A real photo squeezed to 1600 x 80 (20:1, the widest image accepted): 5 pixels high at the
+    # segmentation's size, almost all border.
     buffer = io.BytesIO()
-    Image.open(shared_path(PHOTOS["dog"])).resize((4000, 80)).save(buffer, "PNG")
+    Image.open(shared_path(PHOTOS["dog"])).resize((1600, 80)).save(buffer, "PNG")
     response = operations.call("DetectLabels", {"Image": {"Bytes": buffer.getvalue()},
                                                 "Features": ["IMAGE_PROPERTIES"]})
     assert response["ImageProperties"]["Foreground"]["DominantColors"] == []
