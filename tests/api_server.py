@@ -2,7 +2,8 @@
 
 Fixtures (registered in tests/conftest.py, usable from any test module):
 - `api_server`: the running server (`url`, `data_dir`, the first-start key, `env` for CLI calls),
-  reading S3 objects (videos, images) from an S3-compatible endpoint at `s3_url` (moto's server).
+  reading S3 objects (videos, images) from an S3-compatible endpoint at `s3_url` (moto's server),
+  with the conformance suite's camera (tests/conformance/steps.json) mapped to a shared clip.
 - `rekognition`: a boto3 Rekognition client signed with that key.
 
 Helpers: `client(server, key_id, secret)` for other keys, `aws(server, *args)` runs the AWS CLI,
@@ -127,12 +128,26 @@ def s3_env(endpoint: str) -> dict[str, str]:
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
+CONFORMANCE_STEPS = Path(__file__).parent / "conformance" / "steps.json"
+
+
+def _conformance_endpoints() -> dict[str, str]:
+    """The conformance suite's stream processor endpoints: a camera playing a shared clip in
+    real time and a match-event webhook."""
+    from tests.conftest import SHARED_DATA
+
+    endpoints = json.loads(CONFORMANCE_STEPS.read_text())["endpoint_map"]
+    camera, clip = endpoints["camera"]
+    events, webhook = endpoints["events"]
+    return {"OVERSIGHT_ENDPOINT_MAP": f"{camera}=file://{SHARED_DATA / clip} {events}={webhook}"}
+
+
 @pytest.fixture(scope="session")
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     from tests.video_helpers import s3_endpoint
 
     with s3_endpoint() as s3, running_server(tmp_path_factory.mktemp("api-server"),
-                                             s3_env(s3)) as server:
+                                             {**s3_env(s3), **_conformance_endpoints()}) as server:
         yield server
 
 

@@ -258,3 +258,20 @@ def validate_request(operation: OperationModel, request: dict[str, Any]) -> dict
             f"{count} validation error{plural} detected: " + "; ".join(validator.violations)
         )
     return converted
+
+
+def response_violations(operation: OperationModel, response: object) -> list[str]:
+    """How a response (as parsed from JSON) breaks the operation's output shape, in the words
+    request violations use; [] when it conforms. Tests hold every answer to it, since SDKs
+    other than botocore are less lenient about what they parse."""
+    shape = operation.output_shape
+    if shape is None:
+        return [] if response == {} else [f"{operation.name} has no output, got {response!r:.80}"]
+    validator = _Validator()
+    try:
+        validator.structure(response, shape, "")
+    except SerializationException as exc:
+        validator.violations.append(exc.message)
+    if validator.blob_too_large is not None:
+        validator.violations.append(validator.blob_too_large)
+    return validator.violations
