@@ -363,6 +363,8 @@ ROWS: tuple[Row, ...] = (
     Row("DetectLabels", (IMAGE,), audited=False),
     Row("DetectText", (IMAGE,), audited=False),
     Row("DetectModerationLabels", (IMAGE,), audited=False),
+    # It reads faces (FACE_COVER): audited like DetectFaces.
+    Row("DetectProtectiveEquipment", (IMAGE,)),
     Row("RedactFaces", (
         IMAGE,
         CollectionAt(SPARE),
