@@ -104,3 +104,17 @@ def test_aws_cli_detect_and_compare(
     garbage.write_bytes(b"\x00" * 1000)
     code, _, stderr = aws(api_server, "detect-faces", "--image-bytes", f"fileb://{garbage}")
     assert code != 0 and "InvalidImageFormatException" in stderr
+
+
+def test_attributes_no_model_answers_are_named_per_request(rekognition: Any,
+                                                           astronaut_jpeg: bytes) -> None:
+    # They were left out silently; only the README said why (issue 13).
+    def unanswered(**request: Any) -> str | None:
+        response = rekognition.detect_faces(Image={"Bytes": astronaut_jpeg}, **request)
+        return response["ResponseMetadata"]["HTTPHeaders"].get(
+            "x-oversight-unanswered-attributes")
+
+    assert unanswered(Attributes=["EYEGLASSES", "SMILE", "BEARD"]) == "BEARD, EYEGLASSES"
+    assert unanswered(Attributes=["ALL"]) == (
+        "BEARD, EYE_DIRECTION, EYEGLASSES, MUSTACHE, SUNGLASSES")
+    assert unanswered() is None and unanswered(Attributes=["SMILE"]) is None

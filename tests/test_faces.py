@@ -200,9 +200,9 @@ def test_compare_same_person_in_group_photo() -> None:
     assert response["FaceMatches"][0]["Similarity"] > 90
     assert len(response["UnmatchedFaces"]) >= 3
     assert response["SourceImageFace"]["Confidence"] > 50
-    # ComparedFace carries Emotions, as Rekognition's output shape has it.
+    # ComparedFace carries Emotions and Smile, as Rekognition's output shape has them.
     for face in [response["FaceMatches"][0]["Face"], *response["UnmatchedFaces"]]:
-        assert len(face["Emotions"]) == 7
+        assert len(face["Emotions"]) == 7 and set(face["Smile"]) == {"Value", "Confidence"}
 
 
 @pytest.mark.parametrize(

@@ -253,6 +253,10 @@ def test_boto3_label_detection_and_person_tracking_succeed(
         time.sleep(0.5)
     assert done["JobStatus"] == "SUCCEEDED", done.get("StatusMessage")
     assert done[member], f"no {member} in the clip of five people"
+    if kind == "label_detection":  # how the page was sorted and aggregated, as AWS says it
+        assert done["GetRequestMetadata"] == {"SortBy": "TIMESTAMP", "AggregateBy": "TIMESTAMPS"}
+        by_name = get(JobId=job_id, SortBy="NAME", AggregateBy="SEGMENTS")
+        assert by_name["GetRequestMetadata"] == {"SortBy": "NAME", "AggregateBy": "SEGMENTS"}
 
 
 def test_cli_prints_the_get_response_with_progress_on_stderr(isolated_data_dir: Path) -> None:

@@ -28,8 +28,10 @@ DEFAULT_ATTRIBUTES = frozenset({"Landmarks", "Pose", "Quality"})
 ALL_ATTRIBUTES = DEFAULT_ATTRIBUTES | {
     "AgeRange", "Gender", "EyesOpen", "MouthOpen", "Smile", "Emotions", "FaceOccluded",
 }
-# Request enum value -> FaceDetail member. EYEGLASSES, SUNGLASSES, BEARD, MUSTACHE and
-# EYE_DIRECTION have no shipped model (docs/API.md): left out.
+# Request enum values that no shipped model answers: left out of FaceDetail rather than
+# guessed, and named per request (api/notices.py) when asked for by name or by ALL.
+UNANSWERED_ATTRIBUTES = ("BEARD", "EYE_DIRECTION", "EYEGLASSES", "MUSTACHE", "SUNGLASSES")
+# Request enum value -> FaceDetail member.
 _NAMED_ATTRIBUTES = {
     "SMILE": "Smile",
     "AGE_RANGE": "AgeRange",
@@ -53,6 +55,12 @@ def requested_attributes(names: Iterable[str] | None) -> frozenset[str]:
         elif name in _NAMED_ATTRIBUTES:
             chosen.add(_NAMED_ATTRIBUTES[name])
     return frozenset(chosen)
+
+
+def unanswered_attributes(names: Iterable[str] | None) -> list[str]:
+    """The request's `Attributes` values (explicit, or implied by ALL) left unanswered."""
+    asked = set(names or ())
+    return [name for name in UNANSWERED_ATTRIBUTES if name in asked or "ALL" in asked]
 
 
 def probability_attribute(probability: float) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from ..operations.video import start_video_services, stop_video_services
 from .auth import Principal, SignedRequest, authenticate, request_headers
 from .events import StreamSlots, open_event_stream
 from .keys import KeyStore
+from .notices import notice_headers
 from .observability import IN_FLIGHT, WAITING, AccessRecord, configure_access_log, finish
 from .service_model import TARGET_PREFIX, operation_model
 from .validation import parse_body, too_large, validate_request
@@ -216,7 +217,8 @@ async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Re
     return Response(
         payload,
         media_type=JSON_CONTENT_TYPE,
-        headers={"x-amzn-RequestId": record.request_id},
+        headers={"x-amzn-RequestId": record.request_id,
+                 **notice_headers(record.operation, validated)},
     )
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 
+from ..analysis.faces import UNANSWERED_ATTRIBUTES
 from ..governance.catalog import extension_rows
 from ..operations import registry
 from ..operations.unsupported import served_limits, unsupported_reasons
+from .notices import UNANSWERED_ATTRIBUTES_HEADER
 from .service_model import (
     extension_members,
     extension_operations,
@@ -112,4 +114,8 @@ def _additions() -> str:
     rows = [f"| {shape} | {name} | {_markdown(doc)} |"
             for shape, members in sorted(extension_members().items())
             for name, doc in sorted(members.items())]
-    return _ADDITIONS + "\n".join(rows) + "\n"
+    header = (f"\nResponse header `{UNANSWERED_ATTRIBUTES_HEADER}` (DetectFaces, IndexFaces, "
+              "StartFaceDetection): the face attributes the request asked for, by name or by "
+              f"`ALL`, that no shipped model answers ({', '.join(UNANSWERED_ATTRIBUTES)}); their "
+              "FaceDetail members are left out rather than guessed.\n")
+    return _ADDITIONS + "\n".join(rows) + "\n" + header

@@ -18,8 +18,9 @@ from .unsupported import partly
 
 # Rekognition describes at most the 100 largest faces of an image.
 MAX_FACES_PER_IMAGE = 100
-# ComparedFace members: the default FaceDetail ones plus Emotions (its output shape has them).
-COMPARED_FACE_ATTRIBUTES = DEFAULT_ATTRIBUTES | {"Emotions"}
+# ComparedFace members: the default FaceDetail ones plus Emotions and Smile (its output shape
+# has them).
+COMPARED_FACE_ATTRIBUTES = DEFAULT_ATTRIBUTES | {"Emotions", "Smile"}
 DEFAULT_SIMILARITY_THRESHOLD = 80.0
 
 

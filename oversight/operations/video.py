@@ -272,6 +272,10 @@ def _start(operation_name: str) -> Callable[[dict[str, Any], RequestContext], di
 
 
 # -- Get* ------------------------------------------------------------------------------------
+# Get* answers that repeat how they were sorted and aggregated (GetRequestMetadata).
+_ECHOES_REQUEST = ("StartLabelDetection", "StartContentModeration")
+
+
 def job_response(job: Job, request: dict[str, Any]) -> dict[str, Any]:
     """The Get* response for a job: status, metadata and a page of results."""
     response: dict[str, Any] = {"JobStatus": job.status, "JobId": job.job_id}
@@ -303,6 +307,10 @@ def job_response(job: Job, request: dict[str, Any]) -> dict[str, Any]:
         version = _PER_FRAME[job.operation][3]
         if version in results:
             response[version] = results[version]
+    if job.operation in _ECHOES_REQUEST:
+        response["GetRequestMetadata"] = {
+            "SortBy": request.get("SortBy", "TIMESTAMP"),
+            "AggregateBy": request.get("AggregateBy", "TIMESTAMPS")}
     return response
 
 
