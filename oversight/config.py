@@ -27,6 +27,10 @@ class Settings:
     port: int = 8900
     # SQLAlchemy URL of the metadata store; empty means SQLite inside data_dir.
     database_url: str = ""
+    # Where collections' vectors live: empty means faiss inside each process (indexes saved in
+    # data_dir); "milvus://host:port" shares them through a Milvus server (cluster mode, needs a
+    # PostgreSQL database_url; docs/DEPLOYMENT.md).
+    vector_url: str = ""
     # The server's region: resource ARNs carry it and SigV4 credential scopes must name it (or
     # one of `other_regions`, whitespace- or comma-separated), as AWS refuses another region's.
     region: str = "us-east-1"

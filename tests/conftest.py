@@ -11,6 +11,10 @@ import pytest
 # never these fixtures, in test modules.
 from tests.api_server import api_server, rekognition  # noqa: F401
 
+# One Milvus server for the session (see tests/milvus_server.py), started by the first test
+# that asks for it.
+from tests.milvus_server import milvus_url  # noqa: F401
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

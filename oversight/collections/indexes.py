@@ -1,4 +1,9 @@
-"""One vector index per collection, kept consistent with the store.
+"""Vector indexes for 1:N search: the registry interface and its embedded implementation.
+
+`VectorRegistry` is what the collection service uses; `IndexRegistry` (here, faiss in each
+process) and `milvus.MilvusRegistry` (one shared Milvus server, cluster mode) implement it.
+
+The embedded registry keeps one faiss index per collection, consistent with the store.
 
 The store is the truth; an index is a cache of it that may be stale (a crash before it was saved,
 another process writing the same database) but never ahead of a commit: faces are added only
@@ -16,14 +21,16 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+from sqlalchemy import Connection
 
-from .records import Collection
+from .records import Collection, StoredFace
 from .store import CollectionStore
 from .vectors import FaissIndex, VectorIndex
 
@@ -33,6 +40,43 @@ _HEADER = struct.Struct("<q")  # the revision the saved index reflects
 # Save an index once this many changes (or a tenth of its size) have accumulated since the
 # last save; saving is only a start-up shortcut, so it need not follow every write.
 _SAVE_EVERY = 1000
+
+
+class Applier(Protocol):
+    """Applies one change to a collection's vectors, around the store's transaction."""
+
+    def staged(self, conn: Connection, faces: Sequence[StoredFace], vectors: np.ndarray) -> None:
+        """New faces inserted, transaction not yet committed."""
+        ...
+
+    def committed(
+        self,
+        revision: int,
+        added: Sequence[StoredFace] = (),
+        vectors: np.ndarray | None = None,
+        removed: Sequence[StoredFace] = (),
+    ) -> None:
+        """The store committed `revision`, which added and/or removed these faces."""
+        ...
+
+
+class VectorRegistry(Protocol):
+    """Every collection's vectors: searched by cosine, changed only alongside the store."""
+
+    def search(
+        self, collection: Collection, query: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(inner products, face seqs) of the `k` nearest faces; `collection` freshly read.
+        May name faces deleted meanwhile (callers resolve seqs through the store)."""
+        ...
+
+    def writing(self, collection: Collection) -> AbstractContextManager[Applier]: ...
+
+    def check(self, collection: Collection, dim: int) -> dict[str, int]: ...
+
+    def drop(self, collection: Collection) -> None: ...
+
+    def save_all(self) -> None: ...
 
 
 @dataclass
@@ -177,20 +221,25 @@ class _Applier:
         self._collection = collection
         self._entry = entry
 
+    def staged(self, conn: Connection, faces: Sequence[StoredFace], vectors: np.ndarray) -> None:
+        """Nothing to do yet: this process's index changes once the store has committed."""
+
     def committed(
         self,
         revision: int,
-        added: tuple[np.ndarray, np.ndarray] | None = None,
-        removed: np.ndarray | None = None,
+        added: Sequence[StoredFace] = (),
+        vectors: np.ndarray | None = None,
+        removed: Sequence[StoredFace] = (),
     ) -> None:
         entry = self._entry
         if entry.index is None:
             return
-        if added is not None:
-            entry.index.add(*added)
-            entry.unsaved += len(added[0])
-        if removed is not None:
-            entry.index.remove(removed)
+        if added:
+            assert vectors is not None
+            entry.index.add(np.array([face.seq for face in added], np.int64), vectors)
+            entry.unsaved += len(added)
+        if removed:
+            entry.index.remove(np.array([face.seq for face in removed], np.int64))
             entry.unsaved += len(removed)
         # Another process may have committed in between: then the next search reconciles.
         entry.revision = revision if revision == entry.revision + 1 else -1

@@ -30,6 +30,7 @@ class Collection:
     face_model: str
     created_at: datetime
     revision: int
+    vector_ts: int = 0
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from ..config import settings
 from ..errors import InvalidParameterException
 from ..store import get_engine
-from .indexes import IndexRegistry
+from .indexes import IndexRegistry, VectorRegistry
 from .records import Collection, Deletion, FaceMatch, NewFace, StoredFace
 from .store import CollectionStore
 from .user_store import UserStore
@@ -56,11 +56,20 @@ class Requester:
 DeletionHook = Callable[[DeletionEvent], None]
 
 
+def vector_registry(store: CollectionStore, index_dir: Path, vector_url: str) -> VectorRegistry:
+    """Faiss in this process (empty url) or the shared Milvus server at `milvus://host:port`."""
+    if not vector_url:
+        return IndexRegistry(store, index_dir)
+    from .milvus import MilvusRegistry  # pymilvus loads only in cluster mode
+
+    return MilvusRegistry(store, vector_url)
+
+
 class CollectionService:
-    def __init__(self, engine: Engine, index_dir: Path) -> None:
+    def __init__(self, engine: Engine, index_dir: Path, vector_url: str = "") -> None:
         self.store = CollectionStore(engine)
         self.users = UserStore(engine)
-        self.indexes = IndexRegistry(self.store, index_dir)
+        self.indexes = vector_registry(self.store, index_dir, vector_url)
         self._deletion_hooks: list[DeletionHook] = []
 
     # -- hooks ---------------------------------------------------------------------------------
@@ -103,10 +112,12 @@ class CollectionService:
         """Store faces durably, then make them searchable; returns them with their FaceIds."""
         if not faces:
             return []
+        vectors = np.vstack([face.embedding for face in faces]).astype(np.float32)
         with self.indexes.writing(collection) as index:
-            stored, revision = self.store.insert_faces(collection, faces)
-            vectors = np.vstack([face.embedding for face in faces]).astype(np.float32)
-            index.committed(revision, added=(np.array([f.seq for f in stored]), vectors))
+            stored, revision = self.store.insert_faces(
+                collection, faces, lambda conn, stored: index.staged(conn, stored, vectors)
+            )
+            index.committed(revision, added=stored, vectors=vectors)
         return stored
 
     def delete_faces(
@@ -134,7 +145,7 @@ class CollectionService:
 
         with self.indexes.writing(collection) as index:
             deleted, kept, revision = self.store.delete_faces(collection, face_ids, force, receipt)
-            index.committed(revision, removed=np.array([f.seq for f in deleted], np.int64))
+            index.committed(revision, removed=deleted)
         found = {face.face_id for face in deleted + kept}
         refused: dict[str, tuple[str | None, list[str]]] = {
             fid: (None, ["FACE_NOT_FOUND"]) for fid in dict.fromkeys(face_ids) if fid not in found
@@ -193,17 +204,17 @@ class CollectionService:
         self.indexes.save_all()
 
 
-_services: dict[tuple[str, Path], CollectionService] = {}
+_services: dict[tuple[str, Path, str], CollectionService] = {}
 _services_lock = threading.Lock()
 
 
 def collection_service() -> CollectionService:
     """The process-wide service for the configured store and data directory."""
     config = settings()
-    key = (config.sqlalchemy_url, config.data_dir.resolve())
+    key = (config.sqlalchemy_url, config.data_dir.resolve(), config.vector_url)
     with _services_lock:
         if key not in _services:
-            service = CollectionService(get_engine(key[0]), key[1] / "collections")
+            service = CollectionService(get_engine(key[0]), key[1] / "collections", key[2])
             atexit.register(service.close)
             _services[key] = service
         return _services[key]

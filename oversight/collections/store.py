@@ -8,11 +8,12 @@ which both serialises writers on that collection and tells vector indexes they a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ResourceAlreadyExistsException, ResourceNotFoundException
@@ -48,6 +49,7 @@ def _collection(row: Row) -> Collection:
         face_model=row.face_model,
         created_at=_utc(row.created_at),
         revision=row.revision,
+        vector_ts=row.vector_ts,
     )
 
 
@@ -85,6 +87,7 @@ class CollectionStore:
             "face_model": face_model,
             "created_at": datetime.now(UTC),
             "revision": 0,
+            "vector_ts": 0,
         }
         try:
             with self.engine.begin() as conn:
@@ -192,11 +195,42 @@ class CollectionStore:
             raise _missing_collection(collection.collection_id)
         return revision
 
+    @contextmanager
+    def write_locked(self, collection: Collection) -> Iterator[Connection]:
+        """Hold the collection's write lock (as a face write does) for the block, in the yielded
+        transaction. Writers on every node wait meanwhile (a vector index repair needs a still
+        store)."""
+        with self.engine.begin() as conn:
+            self._bump(conn, collection)
+            yield conn
+
+    def note_vector_write(
+        self, collection: Collection, timestamp: int, conn: Connection | None = None
+    ) -> None:
+        """Record a vector write's timestamp so searches on every node wait until they see it."""
+        column = tables.collections.c.vector_ts
+        statement = (
+            update(tables.collections)
+            .where(tables.collections.c.pk == collection.pk)
+            .values(vector_ts=case((column < timestamp, timestamp), else_=column))
+        )
+        if conn is not None:
+            conn.execute(statement)
+            return
+        with self.engine.begin() as own:
+            own.execute(statement)
+
     # -- faces ---------------------------------------------------------------------------------
     def insert_faces(
-        self, collection: Collection, new_faces: Sequence[NewFace]
+        self,
+        collection: Collection,
+        new_faces: Sequence[NewFace],
+        before_commit: Callable[[Connection, list[StoredFace]], None] | None = None,
     ) -> tuple[list[StoredFace], int]:
-        """Store faces in one transaction; returns them with their sequence numbers."""
+        """Store faces in one transaction; returns them with their sequence numbers.
+
+        `before_commit` sees the stored faces inside the transaction: a shared vector index is
+        written there, so a committed face is always searchable (a failure rolls it back)."""
         now = datetime.now(UTC)
         rows = [
             {
@@ -223,6 +257,8 @@ class CollectionStore:
                 )
                 for row in rows
             ]
+            if before_commit is not None:
+                before_commit(conn, stored)
         return stored, revision
 
     def delete_faces(

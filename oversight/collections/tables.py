@@ -52,6 +52,9 @@ collections = Table(
     # Bumped in the same transaction as every face insert or delete, so a process can tell
     # whether its in-memory vector index reflects the store.
     Column("revision", BigInteger, nullable=False, default=0),
+    # Milvus timestamp of the latest vector write (cluster mode; 0 with the embedded index):
+    # a search on any node asks Milvus for a view at least this recent (read-after-write).
+    Column("vector_ts", BigInteger, nullable=False, default=0),
     UniqueConstraint("account_id", "collection_id", name="uq_collections_account_name"),
 )
 
