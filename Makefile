@@ -1,11 +1,13 @@
 # The two commands: `make serve` (install + start the service) and `make test`
 # (install + run the whole test suite). Each creates its own virtual environment.
+# `make test-fast` is the maintainer's loop: everything but the tests marked `slow` (real servers,
+# processes, whole data sets) or `postgres`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint api-docs bench clean
+.PHONY: install serve test test-fast lint api-docs bench clean
 
 $(STAMP): pyproject.toml requirements-models.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,9 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check oversight tests bench
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not postgres"
 
 lint: $(STAMP)
 	$(BIN)/ruff check oversight tests bench

@@ -1,7 +1,7 @@
 """Run a test against both metadata stores: SQLite (default) and PostgreSQL.
 
-Import `store_url` and `account` into a test module (`from tests.collections_db import account,
-store_url  # noqa: F401`). PostgreSQL runs get a throw-away database for the session, dropped
+Ask for `store_url` and `account` by name (tests/conftest.py loads this module as a plugin).
+PostgreSQL runs carry the `postgres` marker and get a throw-away database for the session, dropped
 at the end; they skip when no server answers, except under CI=true where that is a failure.
 """
 
@@ -43,7 +43,7 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(
     request: pytest.FixtureRequest, isolated_data_dir: object, monkeypatch: pytest.MonkeyPatch
 ) -> str:

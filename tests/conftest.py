@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-# The real API server, shared by every API test (see tests/api_server.py); import its helpers,
-# never these fixtures, in test modules.
-from tests.api_server import api_server, rekognition  # noqa: F401
+# Fixtures every test module may ask for by name: the real API server shared by every API test
+# (tests/api_server.py; import its helpers, never its fixtures) and the SQLite/PostgreSQL metadata
+# stores (tests/collections_db.py).
+pytest_plugins = ["tests.api_server", "tests.collections_db"]
 
 # One Milvus server for the session (see tests/milvus_server.py), started by the first test
 # that asks for it.

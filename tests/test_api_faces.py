@@ -62,6 +62,7 @@ def test_emotions_and_face_cover_with_boto3(rekognition: Any) -> None:
     assert response["Summary"]["PersonsWithRequiredEquipment"] == [person["Id"]]
 
 
+@pytest.mark.slow
 def test_compare_faces_with_boto3(rekognition: Any) -> None:
     source = {"Bytes": lfw("George_W_Bush", 353).read_bytes()}
 
@@ -84,6 +85,7 @@ def test_garbage_bytes_are_an_invalid_image(rekognition: Any) -> None:
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+@pytest.mark.slow
 def test_aws_cli_detect_and_compare(
     api_server: ApiServer, astronaut_jpeg: bytes, tmp_path: Path
 ) -> None:

@@ -155,6 +155,7 @@ def _assert_answered(response: httpx.Response) -> None:
         assert payload["__type"] and isinstance(payload["Message"], str)
 
 
+@pytest.mark.slow
 @settings(FUZZ_SETTINGS, max_examples=1000)
 @given(request=requests())
 def test_model_driven_requests_never_fail_the_server(
@@ -176,6 +177,7 @@ _TARGETS = _HEADER_TEXT | st.sampled_from(sorted(service_model().operation_names
 )
 
 
+@pytest.mark.slow
 @settings(FUZZ_SETTINGS, max_examples=200)
 @given(target=_TARGETS, body=st.binary(max_size=256))
 def test_arbitrary_targets_and_bodies(
@@ -204,6 +206,7 @@ _CORRUPT_JPEGS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(FUZZ_SETTINGS, max_examples=40)
 @given(image=_CORRUPT_JPEGS, compare=st.booleans())
 def test_corrupted_photos_are_answered(

@@ -31,13 +31,12 @@ from oversight.errors import (
     ResourceNotFoundException,
 )
 from oversight.store import engine_for, get_engine
-from tests.collections_db import postgres_url, store_url  # noqa: F401
 
 SKEW = timedelta(minutes=15)
 
 
 @pytest.fixture
-def keys(store_url: str) -> KeyStore:  # noqa: F811
+def keys(store_url: str) -> KeyStore:
     return KeyStore.default()
 
 

@@ -16,6 +16,7 @@ DOG = "labels/darknet/data/dog.jpg"
 SIGN = "ocr/mmocr/demo/demo_text_det.jpg"
 
 
+@pytest.mark.slow
 def test_detect_labels_with_boto3(rekognition: Any) -> None:
     image = {"Bytes": shared_path(DOG).read_bytes()}
     response = rekognition.detect_labels(Image=image, MaxLabels=5, MinConfidence=60)
@@ -27,6 +28,7 @@ def test_detect_labels_with_boto3(rekognition: Any) -> None:
     assert properties["ImageProperties"]["DominantColors"]
 
 
+@pytest.mark.slow
 def test_detect_text_with_boto3(rekognition: Any) -> None:
     response = rekognition.detect_text(Image={"Bytes": shared_path(SIGN).read_bytes()})
     lines = [d["DetectedText"] for d in response["TextDetections"] if d["Type"] == "LINE"]
@@ -47,6 +49,7 @@ def test_errors_through_the_wire(rekognition: Any) -> None:
     assert "ships" in raised.value.response["Error"]["Message"]
 
 
+@pytest.mark.slow
 def test_aws_cli_detect_labels(api_server: ApiServer) -> None:
     code, parsed, stderr = aws(api_server, "detect-labels", "--image-bytes",
                                f"fileb://{shared_path(DOG)}", "--max-labels", "10")
@@ -54,6 +57,7 @@ def test_aws_cli_detect_labels(api_server: ApiServer) -> None:
     assert "Dog" in [label["Name"] for label in parsed["Labels"]]
 
 
+@pytest.mark.slow
 def test_oversight_cli_commands(api_server: ApiServer) -> None:
     done = oversight_cli(api_server, "detect-labels", str(shared_path(DOG)), "--max-labels", "8")
     assert done.returncode == 0, done.stderr

@@ -69,6 +69,7 @@ def test_unknown_key_is_unrecognized(api_server: ApiServer) -> None:
     assert (code, status) == ("UnrecognizedClientException", 403)
 
 
+@pytest.mark.slow
 def test_revoked_key_is_unrecognized(api_server: ApiServer) -> None:
     key_id, secret = new_key(api_server, "--new-account", "--description", "revocation test")
     assert key_id.startswith("AKIA") and len(key_id) == 20 and len(secret) == 40
@@ -235,6 +236,7 @@ def test_endpoint_from_the_environment(
 # --- AWS CLI ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_aws_cli_gets_modelled_errors(api_server: ApiServer, tmp_path: Any) -> None:
     big = tmp_path / "big.jpg"
     big.write_bytes(SIX_MB)

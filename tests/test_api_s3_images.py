@@ -20,6 +20,7 @@ def _s3(server: ApiServer, path: Path, key: str | None = None) -> dict[str, Any]
     return {"S3Object": {"Bucket": BUCKET, "Name": key or path.name}}
 
 
+@pytest.mark.slow
 def test_s3_images_are_analysed_like_inline_bytes(api_server: ApiServer,
                                                   rekognition: Any) -> None:
     photo = lfw("George_W_Bush", 353)

@@ -15,7 +15,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api_server import ApiServer, client, start_server, stop_server
-from tests.collections_db import postgres_url  # noqa: F401
 from tests.conftest import shared_path
 
 LFW = "faces/krasserm_face-recognition/images"
@@ -25,7 +24,9 @@ def photo(person: str, number: int) -> bytes:
     return shared_path(f"{LFW}/{person}/{person}_{number:04d}.jpg").read_bytes()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:

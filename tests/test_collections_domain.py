@@ -21,7 +21,6 @@ from oversight.errors import (
     ResourceNotFoundException,
 )
 from oversight.store import get_engine
-from tests.collections_db import account, postgres_url, store_url  # noqa: F401
 
 DIM = 64
 
@@ -36,13 +35,13 @@ def new_faces(vectors: np.ndarray, external: str = "img") -> list[NewFace]:
 
 
 @pytest.fixture
-def service(store_url: str, isolated_data_dir: Path) -> CollectionService:  # noqa: F811
+def service(store_url: str, isolated_data_dir: Path) -> CollectionService:
     return CollectionService(get_engine(store_url), isolated_data_dir / "collections")
 
 
 def test_collections_are_scoped_to_their_account(
     service: CollectionService,
-    account: str,  # noqa: F811
+    account: str,
 ) -> None:
     service.create_collection(account, "shared-name", "m", {"team": "a"})
     with pytest.raises(ResourceAlreadyExistsException):
@@ -60,7 +59,7 @@ def test_collections_are_scoped_to_their_account(
 
 def test_faces_are_stored_searched_and_deleted(
     service: CollectionService,
-    account: str,  # noqa: F811
+    account: str,
 ) -> None:
     events: list[DeletionEvent] = []
     service.on_deletion(events.append)
@@ -91,7 +90,7 @@ def test_faces_are_stored_searched_and_deleted(
 
 def test_user_faces_are_kept_unless_forced(
     service: CollectionService,
-    account: str,  # noqa: F811
+    account: str,
 ) -> None:
     collection = service.create_collection(account, "c", "m", {})
     stored = service.add_faces(collection, new_faces(unit_vectors(2)))
@@ -106,8 +105,8 @@ def test_user_faces_are_kept_unless_forced(
 
 def test_index_reconciles_with_changes_made_by_another_process(
     service: CollectionService,
-    store_url: str,  # noqa: F811
-    account: str,  # noqa: F811
+    store_url: str,
+    account: str,
     tmp_path: Path,
 ) -> None:
     collection = service.create_collection(account, "c", "m", {})
@@ -132,8 +131,8 @@ def test_index_reconciles_with_changes_made_by_another_process(
 
 def test_saved_index_with_deleted_faces_leaves_no_ghosts_after_restart(
     service: CollectionService,
-    store_url: str,  # noqa: F811
-    account: str,  # noqa: F811
+    store_url: str,
+    account: str,
     isolated_data_dir: Path,
 ) -> None:
     collection = service.create_collection(account, "c", "m", {})
@@ -165,9 +164,9 @@ def test_saved_index_with_deleted_faces_leaves_no_ghosts_after_restart(
 
 def test_unreadable_index_file_is_rebuilt_from_the_store(
     service: CollectionService,
-    account: str,  # noqa: F811
+    account: str,
     isolated_data_dir: Path,
-    store_url: str,  # noqa: F811
+    store_url: str,
 ) -> None:
     collection = service.create_collection(account, "c", "m", {})
     vectors = unit_vectors(5)

@@ -10,8 +10,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.api_server import client, start_server, stop_server
 from tests.conftest import shared_path
+
+# Real servers, processes or whole data sets: minutes, not seconds (`make test-fast` skips them).
+pytestmark = pytest.mark.slow
 
 LFW = "faces/krasserm_face-recognition/images"
 PEOPLE = ("Ariel_Sharon", "Colin_Powell", "George_W_Bush", "Tony_Blair")

@@ -20,7 +20,6 @@ from oversight.errors import (
     ResourceNotFoundException,
 )
 from oversight.operations import RequestContext, call
-from tests.collections_db import account, postgres_url, store_url  # noqa: F401
 from tests.conftest import shared_path
 
 LFW = "faces/krasserm_face-recognition/images"
@@ -35,7 +34,7 @@ def image(relative: str) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def ctx(store_url: str, account: str) -> RequestContext:  # noqa: F811
+def ctx(store_url: str, account: str) -> RequestContext:
     return RequestContext(account_id=account)
 
 
@@ -55,6 +54,7 @@ def index(ctx: RequestContext, person: str, number: int, **extra: Any) -> dict[s
     )
 
 
+@pytest.mark.slow
 def test_index_search_list_delete(ctx: RequestContext) -> None:
     created = op("CreateCollection", ctx, CollectionId="people")
     assert created["StatusCode"] == 200
@@ -243,7 +243,7 @@ def test_tags(ctx: RequestContext) -> None:
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_cli_index_is_resumable(store_url: str, tmp_path: Path) -> None:  # noqa: F811
+def test_cli_index_is_resumable(store_url: str, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from oversight.cli import app

@@ -371,6 +371,7 @@ def test_missing_collection_and_bad_uploads_show_errors(
     assert record["outcome"] == "InvalidImageFormatException"
 
 
+@pytest.mark.slow
 def test_detect_text_draws_its_lines(logged_in: Console) -> None:
     sign = shared_path("ocr/mmocr/demo/demo_text_det.jpg").read_bytes()
     answer = logged_in.analyse(sign, "DetectText")
@@ -427,6 +428,7 @@ CAMERA = "arn:aws:kinesisvideo:us-east-1:000000000000:stream/door-camera/1"
 EVENTS = "arn:aws:kinesis:us-east-1:000000000000:stream/door-events"
 
 
+@pytest.mark.slow
 def test_stream_processor_started_from_the_console_streams_its_matches(
     logged_in: Console, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

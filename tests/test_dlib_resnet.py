@@ -17,6 +17,7 @@ from tests.conftest import shared_path
 RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 
 
+@pytest.mark.slow
 def test_onnx_forward_pass_matches_dlib_on_real_faces() -> None:
     photos = sorted(shared_path("faces/face-api.js/examples/images").glob("*/*.png"))[::8]
     reference = dlib.face_recognition_model_v1(_model_file(RESNET_FILE))

@@ -19,6 +19,9 @@ from oversight.config import settings
 from oversight.evaluation.datasets import read_pairs
 from tests.conftest import shared_path
 
+# Real servers, processes or whole data sets: minutes, not seconds (`make test-fast` skips them).
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 INSPIREFACE = "faces/insightface/cpp-package/inspireface/test_res/data"
 

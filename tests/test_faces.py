@@ -107,6 +107,7 @@ def _top_emotion(image_bytes: bytes) -> str:
     return emotions[0]["Type"]
 
 
+@pytest.mark.slow
 def test_emotions_on_yale_expressions() -> None:
     folder = shared_path("faces/yalefaces/yalefaces")
     happy = [_top_emotion(_yale_png(p)) for p in sorted(folder.glob("subject*.happy"))[:5]]
@@ -190,6 +191,7 @@ def test_group_photo_face_boxes_recall() -> None:
     assert found / total >= 0.9, f"recall {found}/{total}"
 
 
+@pytest.mark.slow
 def test_compare_same_person_in_group_photo() -> None:
     amy = _file("faces/face-api.js/examples/images/amy/amy1.png")
     group = _file("faces/face-api.js/examples/images/bbt4.jpg")

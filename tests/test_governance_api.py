@@ -109,6 +109,7 @@ def test_purpose_required_and_recorded(server_store: ApiServer) -> None:
     assert "BoundingBox" not in text and "Landmarks" not in text
 
 
+@pytest.mark.slow
 def test_purpose_from_the_aws_cli_plugin(server_store: ApiServer, tmp_path: Path) -> None:
     new = KeyStore.default().create(description="aws cli purpose")
     put_policy(Policy(new.key.access_key_id, require_purpose=True))
@@ -128,6 +129,7 @@ def test_purpose_from_the_aws_cli_plugin(server_store: ApiServer, tmp_path: Path
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_eight_concurrent_clients_lose_no_audit_record(server_store: ApiServer) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

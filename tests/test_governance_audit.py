@@ -242,6 +242,7 @@ def _write_many(directory: str, writer: int, count: int) -> None:
         log.append({"kind": "operation", "writer": writer, "n": i})
 
 
+@pytest.mark.slow
 def test_eight_concurrent_processes_and_threads_lose_nothing(tmp_path: Path) -> None:
     per_writer = 40
     context = multiprocessing.get_context("fork")

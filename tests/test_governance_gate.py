@@ -18,7 +18,6 @@ from oversight.governance.ratelimit import RateLimiter
 from oversight.operations.context import RequestContext
 from oversight.store import get_engine
 from oversight.video.processors import ProcessorStore
-from tests.collections_db import postgres_url, store_url  # noqa: F401
 
 KEY = "AKIAGOVERNANCETEST01"
 CTX = RequestContext(account_id="123456789012", access_key_id=KEY, purpose="case 2026-17")
@@ -218,7 +217,7 @@ def test_admin_events_are_recorded() -> None:
     assert admin["details"] == {"max_faces": 5} and admin["key"] == KEY
 
 
-def test_policies_and_retention_rules_in_both_stores(store_url: str) -> None:  # noqa: F811
+def test_policies_and_retention_rules_in_both_stores(store_url: str) -> None:
     from oversight.governance.policy import get_policy, list_policies
     from oversight.governance.retention import RetentionRule, delete_rule, list_rules, put_rule
 

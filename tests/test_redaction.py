@@ -86,6 +86,7 @@ def _frames(path: Path) -> list[np.ndarray]:
     return frames
 
 
+@pytest.mark.slow
 def test_redacted_video_keeps_every_frame_and_no_face(tmp_path: Path) -> None:
     source = shared_path(VIDEO)
     original = _frames(source)

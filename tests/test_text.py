@@ -63,11 +63,13 @@ def test_word_filter_and_regions_of_interest(sign: list[dict[str, Any]]) -> None
         assert box["Top"] + box["Height"] / 2 < 0.5
 
 
+@pytest.mark.slow
 def test_at_most_100_words_on_a_long_receipt() -> None:
     detections = _detect_text("ocr/sroie-dev/img/002.jpg")
     assert sum(d["Type"] == "WORD" for d in detections) == MAX_WORDS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("receipt", RECEIPTS)
 def test_receipt_line_cer(receipt: str) -> None:
     image = load_image(shared_path(f"ocr/sroie-dev/img/{receipt}.jpg"))

@@ -35,6 +35,9 @@ from tests.video_helpers import (
     webhook_receiver,
 )
 
+# Real servers, processes or whole data sets: minutes, not seconds (`make test-fast` skips them).
+pytestmark = pytest.mark.slow
+
 LOCAL = RequestContext.local()
 
 

@@ -19,12 +19,11 @@ from oversight.store import get_engine
 from oversight.video.jobs import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, lease_cutoff
 from oversight.video.processors import RUNNING, STOPPED, ProcessorStore
 from oversight.video.worker import JobRunner, Progress
-from tests.collections_db import postgres_url, store_url  # noqa: F401
 
 SOURCE = {"Path": "/videos/clip.mp4"}
 
 
-def test_client_request_token_returns_the_same_job(store_url: str) -> None:  # noqa: F811
+def test_client_request_token_returns_the_same_job(store_url: str) -> None:
     jobs = JobStore(get_engine(store_url))
     request = {"Video": {}, "ClientRequestToken": "abc", "JobTag": "x"}
     first, created = jobs.create("111111111111", "StartFaceDetection", request, SOURCE)
@@ -44,7 +43,7 @@ def test_client_request_token_returns_the_same_job(store_url: str) -> None:  # n
                        max_in_progress=1)[0].job_id == first.job_id
 
 
-def test_one_lease_at_a_time_and_stale_leases_are_taken_over(store_url: str) -> None:  # noqa: F811
+def test_one_lease_at_a_time_and_stale_leases_are_taken_over(store_url: str) -> None:
     jobs = JobStore(get_engine(store_url))
     job, _ = jobs.create("111111111111", "StartFaceSearch", {"Video": {}}, SOURCE)
     assert jobs.claim(job.job_id, "host:1:a") is not None
@@ -63,7 +62,7 @@ def test_one_lease_at_a_time_and_stale_leases_are_taken_over(store_url: str) -> 
     assert (done.status, done.progress, done.owner) == (SUCCEEDED, 100.0, None)
 
 
-def test_cancel_reaches_the_worker_or_fails_a_waiting_job(store_url: str) -> None:  # noqa: F811
+def test_cancel_reaches_the_worker_or_fails_a_waiting_job(store_url: str) -> None:
     jobs = JobStore(get_engine(store_url))
     waiting, _ = jobs.create("111111111111", "StartLabelDetection", {"Video": {}}, SOURCE)
     assert jobs.request_cancel("111111111111", waiting.job_id).status == FAILED
@@ -73,7 +72,7 @@ def test_cancel_reaches_the_worker_or_fails_a_waiting_job(store_url: str) -> Non
     assert not jobs.heartbeat(running.job_id, "host:1:a", 10.0)  # the worker is told to stop
 
 
-def test_runner_resumes_a_job_whose_worker_process_is_gone(store_url: str) -> None:  # noqa: F811
+def test_runner_resumes_a_job_whose_worker_process_is_gone(store_url: str) -> None:
     jobs = JobStore(get_engine(store_url))
     job, _ = jobs.create("111111111111", "StartFaceDetection", {"Video": {}}, SOURCE)
     # A pid that cannot exist on this host: its worker is gone for sure.
@@ -100,7 +99,7 @@ def test_runner_resumes_a_job_whose_worker_process_is_gone(store_url: str) -> No
 
 
 def test_results_that_cannot_be_saved_fail_the_job_at_once_saying_so(
-    store_url: str,  # noqa: F811
+    store_url: str,
 ) -> None:
     jobs = JobStore(get_engine(store_url))
     job, _ = jobs.create("111111111111", "StartLabelDetection", {"Video": {}}, SOURCE)
@@ -122,7 +121,7 @@ def test_results_that_cannot_be_saved_fail_the_job_at_once_saying_so(
     assert "saving its results" in (failed.status_message or "")
 
 
-def test_stream_processor_store(store_url: str) -> None:  # noqa: F811
+def test_stream_processor_store(store_url: str) -> None:
     processors = ProcessorStore(get_engine(store_url))
     created = processors.create("111111111111", "door", {"RoleArn": "r"}, "AKIA1", "case 7")
     assert (created.status, created.purpose) == (STOPPED, "case 7")

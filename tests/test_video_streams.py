@@ -35,6 +35,9 @@ from tests.video_helpers import (
     webhook_receiver,
 )
 
+# Real servers, processes or whole data sets: minutes, not seconds (`make test-fast` skips them).
+pytestmark = pytest.mark.slow
+
 SYSTEM_PYTHON = "/usr/bin/python3"
 RTSP_SERVER = Path(__file__).parent / "gst_rtsp_serve.py"
 CAMERA = "arn:aws:kinesisvideo:us-east-1:000000000000:stream/door-camera/1"
