@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 
 # Fixtures every test module may ask for by name: the real API server shared by every API test
-# (tests/api_server.py; import its helpers, never its fixtures) and the SQLite/PostgreSQL metadata
-# stores (tests/collections_db.py).
-pytest_plugins = ["tests.api_server", "tests.collections_db"]
-
-# One Milvus server for the session (see tests/milvus_server.py), started by the first test
-# that asks for it.
-from tests.milvus_server import milvus_url  # noqa: F401
+# (tests/api_server.py; import its helpers, never its fixtures), the SQLite/PostgreSQL metadata
+# stores (tests/collections_db.py) and one Milvus server for the session, started by the first
+# test that asks for it (tests/milvus_server.py).
+pytest_plugins = ["tests.api_server", "tests.collections_db", "tests.milvus_server"]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"

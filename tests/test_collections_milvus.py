@@ -11,7 +11,6 @@ import pytest
 from oversight.collections import Collection, CollectionService
 from oversight.collections.milvus import MilvusRegistry
 from oversight.store import get_engine
-from tests.collections_db import account, postgres_url  # noqa: F401
 from tests.test_collections_domain import (  # noqa: F401  (collected again, on Milvus)
     DIM,
     new_faces,
@@ -21,9 +20,12 @@ from tests.test_collections_domain import (  # noqa: F401  (collected again, on 
     unit_vectors,
 )
 
+# Every test here runs on PostgreSQL (the store two nodes share).
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
-def store_url(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+def store_url(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("OVERSIGHT_DATABASE_URL", postgres_url)
     return postgres_url
 
@@ -48,7 +50,7 @@ def test_a_face_indexed_on_one_node_is_found_on_another_at_once_and_never_after_
     service: CollectionService,
     store_url: str,
     milvus_url: str,
-    account: str,  # noqa: F811
+    account: str,
     tmp_path: Path,
 ) -> None:
     other_node = node(store_url, milvus_url, tmp_path / "node-2")
@@ -77,7 +79,7 @@ def test_a_face_indexed_on_one_node_is_found_on_another_at_once_and_never_after_
 
 def test_check_removes_ghosts_and_replays_missing_rows(
     service: CollectionService,
-    account: str,  # noqa: F811
+    account: str,
 ) -> None:
     collection = service.create_collection(account, "c", "m", {})
     vectors = unit_vectors(6, seed=7)
@@ -109,7 +111,7 @@ def test_check_removes_ghosts_and_replays_missing_rows(
 
 def test_rows_staged_for_a_rolled_back_insert_are_removed(
     service: CollectionService,
-    account: str,  # noqa: F811
+    account: str,
 ) -> None:
     collection = service.create_collection(account, "c", "m", {})
     vectors = unit_vectors(2, seed=9)
