@@ -63,6 +63,9 @@ class Settings:
     # processor input -> rtsp://, http:// MJPEG or file://) and Kinesis data streams (match
     # events -> webhook).
     endpoint_map: str = ""
+    # An open human-review case expires (its probe crop erased) after this many hours, or sooner
+    # when its collection's retention is shorter.
+    review_case_hours: float = 72.0
     # Server-Sent-Event streams of stream processor matches one access key may hold open at once
     # (ThrottlingException beyond); each stream re-checks its key and policy this often.
     max_event_streams_per_key: int = 8

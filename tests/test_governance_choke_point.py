@@ -10,6 +10,7 @@ audited, and nothing runs. In-process, through `gate.governed`, the function eve
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from oversight.governance.catalog import (
     LiveSearchAt,
     MaxResultsAt,
     Row,
+    StoredCase,
     StoredJob,
     StoredProcessor,
     TaggedResource,
@@ -35,6 +37,7 @@ from oversight.governance.catalog import (
 from oversight.governance.policy import Policy, put_policy
 from oversight.operations import registry
 from oversight.operations.context import RequestContext
+from oversight.review.cases import NewCase, open_case
 from oversight.store import get_engine
 from oversight.video.jobs import JobStore
 from oversight.video.processors import ProcessorStore
@@ -77,9 +80,9 @@ def _definition(account: str) -> dict[str, Any]:
 
 @pytest.fixture
 def stored(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A processor and a face-search job of the caller's account, both reaching the forbidden
-    collection at a low threshold; a processor whose stored ARNs are another account's; the
-    caller's own ARNs and bucket mapped by the operator."""
+    """A processor, a face-search job and a review case of the caller's account, all reaching
+    the forbidden collection (the first two at a low threshold); a processor whose stored ARNs
+    are another account's; the caller's own ARNs and bucket mapped by the operator."""
     mapped = [arn for path, arn in _arns(ACCOUNT).items() if "RoleArn" not in path]
     monkeypatch.setenv("OVERSIGHT_ENDPOINT_MAP", " ".join(f"{arn}=http://127.0.0.1:9/x"
                                                           for arn in mapped))
@@ -91,7 +94,13 @@ def stored(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     job, _ = JobStore(get_engine()).create(
         ACCOUNT, "StartFaceSearch",
         {"CollectionId": FORBIDDEN, "FaceMatchThreshold": LOW_THRESHOLD}, {"S3Object": {}})
-    return {"processor": "watcher", "foreign_processor": "foreign", "job": job.job_id}
+    case = open_case(NewCase(
+        account_id=ACCOUNT, requester_key="AKIASOMEONEELSE00001", purpose=None,
+        operation="SearchFaces", request_id=None, collection_id=FORBIDDEN, withheld={},
+        candidates=[], probe_crop=None, probe_source=None, reviewers_required=1,
+        expires_at=datetime.now(UTC) + timedelta(hours=1)), lambda _: None)
+    return {"processor": "watcher", "foreign_processor": "foreign", "job": job.job_id,
+            "case": case}
 
 
 def _request(row: Row, stored: dict[str, str], account: str = ACCOUNT) -> dict[str, Any]:
@@ -117,6 +126,8 @@ def _request(row: Row, stored: dict[str, str], account: str = ACCOUNT) -> dict[s
             request[resolver.member] = name
         elif isinstance(resolver, StoredJob):
             request[resolver.member] = stored["job"]
+        elif isinstance(resolver, StoredCase):
+            request["CaseId"] = stored["case"]
         elif isinstance(resolver, TaggedResource):
             request[resolver.member] = _arn("rekognition", account, f"collection/{FORBIDDEN}")
         else:

@@ -47,6 +47,7 @@ from ..governance.retention import start_sweeper
 from ..operations import Handler, RequestContext, registry
 from ..operations.unsupported import unsupported_reasons
 from ..operations.video import start_video_services, stop_video_services
+from ..review.withhold import CASE_HEADER, CASE_MEMBER
 from .auth import Principal, SignedRequest, authenticate, request_headers
 from .events import StreamSlots, open_event_stream
 from .keys import KeyStore
@@ -148,15 +149,19 @@ def _authenticate(state: _State, request: Request, body: bytes) -> Principal:
     )
 
 
-def _run(handler: Handler, ctx: RequestContext, name: str, request: dict[str, Any]) -> bytes:
-    """The governed call (admit, run, record: `governance.gate.governed`), as JSON."""
+def _run(
+    handler: Handler, ctx: RequestContext, name: str, request: dict[str, Any]
+) -> tuple[bytes, dict[str, str]]:
+    """The governed call (admit, run, record: `governance.gate.governed`), as JSON, and the
+    headers it adds (the review case holding withheld matches)."""
     response = gate.governed(ctx, name, request, lambda: handler(request, ctx))
-    return json.dumps(response, default=_json_default).encode()
+    headers = {CASE_HEADER: response[CASE_MEMBER]} if CASE_MEMBER in response else {}
+    return json.dumps(response, default=_json_default).encode(), headers
 
 
 async def _call_operation(
     state: _State, handler: Handler, ctx: RequestContext, name: str, request: dict[str, Any]
-) -> bytes:
+) -> tuple[bytes, dict[str, str]]:
     acquired = False
     WAITING.inc()
     try:
@@ -213,12 +218,12 @@ async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Re
             authorization=_header(request, "authorization"),
         ))
         raise
-    payload = await _call_operation(state, handler, ctx, record.operation, validated)
+    payload, headers = await _call_operation(state, handler, ctx, record.operation, validated)
     return Response(
         payload,
         media_type=JSON_CONTENT_TYPE,
         headers={"x-amzn-RequestId": record.request_id,
-                 **notice_headers(record.operation, validated)},
+                 **notice_headers(record.operation, validated), **headers},
     )
 
 

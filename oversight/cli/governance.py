@@ -53,6 +53,17 @@ def policy_set(
     require_purpose: bool = typer.Option(
         False, help="Refuse requests without an X-Oversight-Purpose header."
     ),
+    review: int = typer.Option(
+        None, min=1, max=2,
+        help="Withhold 1:N matches until this many reviewers (1 or 2) confirm them.",
+    ),
+    review_operation: Annotated[list[str] | None, typer.Option(
+        help="Review only this operation's matches (repeat); default: every 1:N operation."
+    )] = None,
+    review_collection: Annotated[list[str] | None, typer.Option(
+        help="Review only matches in this collection (repeat); default: every collection."
+    )] = None,
+    reviewer: bool = typer.Option(False, help="This key may review other keys' matches."),
 ) -> None:
     """Create or replace a key's policy (options left out mean 'no limit')."""
     from ..governance import admin
@@ -68,6 +79,12 @@ def policy_set(
             allowed_collections=collection or None, min_match_threshold=min_threshold,
             max_faces=max_faces, allow_stream_search=stream_search,
             rate_limit_per_minute=rate_limit, require_purpose=require_purpose,
+            review=None if review is None else {
+                "reviewers": review,
+                **({"operations": review_operation} if review_operation else {}),
+                **({"collections": review_collection} if review_collection else {}),
+            },
+            reviewer=reviewer,
         )
         admin.set_policy(RequestContext.local(), new)
         return new
@@ -194,10 +211,14 @@ def retention_list() -> None:
 
 @retention_app.command("sweep")
 def retention_sweep() -> None:
-    """Delete every face older than its collection's maximum age (run it from cron/a timer)."""
+    """Delete every face older than its collection's maximum age and expire review cases past
+    their time (run it from cron/a timer; a server does both every hour)."""
     from ..governance.retention import sweep
+    from ..governance.review import expire_cases
 
-    print_json({"Results": [result.to_json() for result in run_reporting_errors(sweep)]})
+    results = run_reporting_errors(sweep)
+    print_json({"Results": [result.to_json() for result in results],
+                "ReviewCasesExpired": run_reporting_errors(expire_cases)})
 
 
 def report(

@@ -29,6 +29,7 @@ from ..errors import ResourceNotFoundException
 from ..operations.arns import COLLECTION as COLLECTION_KIND
 from ..operations.arns import parse_resource_arn
 from ..operations.context import RequestContext
+from ..review.cases import get_case
 from ..store import get_engine
 from ..video.jobs import JobStore
 from ..video.processors import ProcessorStore
@@ -252,6 +253,25 @@ class StoredJob:
 
 
 @dataclass(frozen=True)
+class StoredCase:
+    """The review case named by CaseId: the collection its withheld matches come from."""
+
+    clauses: frozenset[str] = frozenset({"collection"})
+
+    def resolve(self, ctx: RequestContext, request: dict[str, Any], reach: Reach,
+                source: str) -> None:
+        case_id = request.get("CaseId")
+        if not isinstance(case_id, str):
+            return
+        try:
+            case = get_case(ctx.account_id, case_id)
+        except ResourceNotFoundException:
+            return  # the handler answers that
+        if case.collection_id is not None:
+            reach.collections.append(case.collection_id)
+
+
+@dataclass(frozen=True)
 class TaggedResource:
     """The resource behind a tag ARN: its account, and the collection it is or searches."""
 
@@ -288,6 +308,15 @@ def allowed_collection_list(
     kept = [(c, v) for c, v in pairs if c in allowed]
     return {**response, "CollectionIds": [c for c, _ in kept],
             "FaceModelVersions": [v for _, v in kept]}
+
+
+def allowed_case_list(
+    ctx: RequestContext, allowed: list[str], response: dict[str, Any]
+) -> dict[str, Any]:
+    """ListReviewCases: only cases of collections the key is allowed."""
+    return {**response, "ReviewCases": [
+        c for c in response.get("ReviewCases", []) if c.get("CollectionId") in (None, *allowed)
+    ]}
 
 
 def allowed_processor_list(
@@ -406,6 +435,10 @@ ROWS: tuple[Row, ...] = (
     Row("StopStreamProcessor", (StoredProcessor(),), changes_state=True),
     Row("UpdateStreamProcessor", (StoredProcessor(),), changes_state=True),
     Row("DeleteStreamProcessor", (StoredProcessor(),), changes_state=True),
+    # Human review of matches (Oversight extensions)
+    Row("GetReviewCase", (StoredCase(),)),
+    Row("ListReviewCases", response_filter=allowed_case_list),
+    Row("DecideReviewCase", (StoredCase(),), changes_state=True),
     # Oversight extensions served outside AWS JSON 1.1
     Row(EVENTS_OPERATION, (StoredProcessor(reveals_matches=True),),
         endpoint="GET /stream-processors/{Name}/events (SigV4) and "

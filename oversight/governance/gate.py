@@ -37,7 +37,7 @@ from ..operations.context import RequestContext
 from ..s3 import bucket_account
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
-from . import audit
+from . import audit, review
 from .catalog import Reach, Row, arn_account, row_for
 from .policy import DEFAULT_KEY, Policy, PolicyRefusal, get_policy
 from .purpose import MAX_PURPOSE_CHARS, check_purpose
@@ -60,6 +60,7 @@ def governed(
         if row.response_filter is not None and policy is not None:
             if policy.allowed_collections is not None:
                 response = row.response_filter(ctx, policy.allowed_collections, response)
+        response = review.after_run(ctx, operation, request, response, policy, reach)
     except RekognitionError as exc:
         error = exc
     except Exception as exc:  # a handler bug is still audited and answered, never a crash

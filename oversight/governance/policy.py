@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from ..errors import AccessDeniedException, InvalidParameterException
+from ..review.clause import ReviewClause
 from ..store import get_engine
 from .catalog import Reach, Threshold
 from .tables import policies
@@ -44,6 +45,17 @@ class Policy:
     allow_stream_search: bool = True
     rate_limit_per_minute: int | None = None
     require_purpose: bool = False
+    # {"reviewers": N, "operations": [...], "collections": [...]}: 1:N matches are withheld
+    # until N reviewers confirm them (review.clause); `reviewer`: this key may review.
+    review: dict[str, Any] | None = None
+    reviewer: bool = False
+
+    def __post_init__(self) -> None:
+        ReviewClause.from_json(self.review)  # refuses a malformed clause before it is stored
+
+    @property
+    def review_clause(self) -> ReviewClause | None:
+        return ReviewClause.from_json(self.review)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

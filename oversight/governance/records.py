@@ -77,6 +77,8 @@ def operation_fields(
         fields["counts"] = response_counts(response)
         fields["matches"] = response_matches(response)
         fields.update(_face_ids(response))
+        if "ReviewCaseId" in response:  # the matches went to a review case, not the caller
+            fields["review_case"] = response["ReviewCaseId"]
     return fields
 
 

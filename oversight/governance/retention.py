@@ -94,6 +94,14 @@ def delete_rule(
     return result.rowcount > 0
 
 
+def max_age(account_id: str, collection_id: str) -> timedelta | None:
+    """How long the collection keeps faces, when it has a rule."""
+    with get_engine().connect() as connection:
+        days = connection.scalar(select(retention.c.max_age_days).where(
+            retention.c.account_id == account_id, retention.c.collection_id == collection_id))
+    return None if days is None else timedelta(days=days)
+
+
 def list_rules() -> list[RetentionRule]:
     with get_engine().connect() as connection:
         rows = connection.execute(
@@ -143,10 +151,14 @@ def sweep(now: datetime | None = None) -> list[SweepResult]:
 
 
 def run_periodically(stop: threading.Event, interval_seconds: float) -> None:
-    """Sweep now and then every `interval_seconds` until `stop` is set."""
+    """Sweep (old faces, expired review cases) now and then every `interval_seconds` until
+    `stop` is set."""
+    from .review import expire_cases  # review reads retention's max_age
+
     while True:
         try:
             sweep()
+            expire_cases()
         except Exception:
             # A passing store outage must not end retention for the server's lifetime.
             log.exception("retention sweep failed; retrying in %s s", interval_seconds)

@@ -19,6 +19,9 @@ policies = Table(
     Column("allow_stream_search", Boolean, nullable=False, default=True),
     Column("rate_limit_per_minute", Integer, nullable=True),
     Column("require_purpose", Boolean, nullable=False, default=False),
+    # The human-review clause (review.clause.ReviewClause as JSON) and the reviewer role.
+    Column("review", JSON(none_as_null=True), nullable=True),
+    Column("reviewer", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

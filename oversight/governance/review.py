@@ -1,0 +1,133 @@
+"""Human review inside the governed call: withholding matches, keeping reference crops, and the
+audit records of every step of a case (opened, decided, expired).
+
+`after_run` is called by `gate.governed` on every successful answer; the running stream
+processors call `hold_stream_match` on each match event. A case that cannot be opened or
+recorded fails the call: matches are never handed out because their review could not start.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from ..api.tables import access_keys
+from ..config import settings
+from ..images import DecodedImage
+from ..operations.context import RequestContext
+from ..review import cases
+from ..review.clause import ReviewClause
+from ..review.crops import face_crop
+from ..review.withhold import CASE_MEMBER, withhold
+from ..store import get_engine
+from . import audit
+from .catalog import Reach
+from .policy import DEFAULT_KEY, Policy
+from .records import base_fields, response_matches
+from .retention import max_age
+from .tables import policies
+
+
+def after_run(
+    ctx: RequestContext,
+    operation: str,
+    request: dict[str, Any],
+    response: dict[str, Any],
+    policy: Policy | None,
+    reach: Reach,
+) -> dict[str, Any]:
+    """The answer as the caller may have it: under the key's review clause, its identities go
+    into a review case. IndexFaces keeps each new face's reference crop while the account has
+    any key under review, so that reviewers can see whom a probe was matched with."""
+    if operation == "IndexFaces" and review_enabled(ctx.account_id):
+        _keep_reference_crops(request, response)
+    clause = policy.review_clause if policy is not None else None
+    if clause is None or not clause.applies(operation, reach.collections):
+        return response
+    return hold(ctx, operation, request, response, clause, reach.collections)
+
+
+def hold(
+    ctx: RequestContext,
+    operation: str,
+    request: dict[str, Any],
+    response: dict[str, Any],
+    clause: ReviewClause,
+    collections: list[str],
+    probe: DecodedImage | None = None,
+) -> dict[str, Any]:
+    collection = collections[0] if collections else None
+    retention = max_age(ctx.account_id, collection) if collection else None
+    expires_at = cases.expiry(datetime.now(UTC), settings().review_case_hours, retention)
+
+    def record(case_id: str) -> None:
+        fields = base_fields(ctx, "review")
+        fields.update({
+            "action": "OpenReviewCase", "case": case_id, "operation": operation,
+            "collection": collection, "reviewers_required": clause.reviewers,
+            "matches": response_matches(response)
+            or [{"face_id": m["Face"]["FaceId"], "similarity": m["Similarity"]}
+                for f in response.get("FaceSearchResponse", []) for m in f["MatchedFaces"]],
+            "expires_at": expires_at.isoformat(),
+        })
+        audit.write(fields)
+
+    return withhold(ctx, operation, request, response, clause, collection, expires_at, record,
+                    probe)
+
+
+def record_decision(ctx: RequestContext, case: cases.Case, decision: str) -> None:
+    """The audit record of one reviewer's decision (and of the release it may cause)."""
+    fields = base_fields(ctx, "review")
+    fields.update({"action": "DecideReviewCase", "case": case.case_id, "decision": decision,
+                   "status": case.status, "confirmations": case.confirmations,
+                   "reviewers_required": case.reviewers_required,
+                   "requester": case.requester_key, "collection": case.collection_id})
+    audit.write(fields)
+
+
+def expire_cases(now: datetime | None = None) -> int:
+    """Expire every open case past its time; each leaves a receipt that its probe crop is gone."""
+    def receipt(case: cases.Case) -> None:
+        ctx = RequestContext(account_id=case.account_id, access_key_id=None, purpose=None,
+                             request_id=f"review-expiry-{case.case_id}")
+        fields = base_fields(ctx, "review")
+        fields.update({"action": "ExpireReviewCase", "case": case.case_id,
+                       "status": cases.EXPIRED, "requester": case.requester_key,
+                       "collection": case.collection_id, "probe_crop_deleted": True})
+        audit.write(fields)
+
+    return cases.expire_due(now or datetime.now(UTC), receipt)
+
+
+def review_enabled(account_id: str) -> bool:
+    """Whether any key of the account (or the default policy) has a review clause."""
+    query = (
+        select(policies.c.access_key_id)
+        .select_from(policies.outerjoin(
+            access_keys, access_keys.c.access_key_id == policies.c.access_key_id))
+        .where(policies.c.review.is_not(None))
+        .where((policies.c.access_key_id == DEFAULT_KEY)
+               | (access_keys.c.account_id == account_id))
+        .limit(1)
+    )
+    with get_engine().connect() as connection:
+        return connection.execute(query).first() is not None
+
+
+def _keep_reference_crops(request: dict[str, Any], response: dict[str, Any]) -> None:
+    from ..operations.image_input import request_image
+
+    records = response.get("FaceRecords") or []
+    if not records:
+        return
+    image = request_image(request)
+    crops = {r["Face"]["FaceId"]: face_crop(image, r["FaceDetail"]["BoundingBox"])
+             for r in records}
+    cases.keep_reference_crops({k: v for k, v in crops.items() if v is not None})
+
+
+__all__ = ["CASE_MEMBER", "after_run", "expire_cases", "hold", "record_decision",
+           "review_enabled"]

@@ -1,0 +1,72 @@
+"""The policy clause that puts a key's 1:N matches under human review.
+
+    review: {"reviewers": 2, "operations": ["SearchFacesByImage"], "collections": ["watchlist"]}
+
+`reviewers` distinct reviewer keys of the same account must confirm a match before it is released
+(Article 14(5) of the EU AI Act asks for two); `operations` and `collections` narrow where the
+clause applies (absent: every match-revealing operation, every collection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidParameterException
+
+# The operation name under which a running stream processor's matches are judged and audited.
+STREAM_MATCH = "StreamProcessorMatch"
+# Operations whose answer identifies someone: the ones a review clause withholds.
+REVIEWABLE_OPERATIONS = frozenset({
+    "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage", "GetFaceSearch",
+    STREAM_MATCH,
+})
+MAX_REVIEWERS = 2
+
+
+@dataclass(frozen=True)
+class ReviewClause:
+    reviewers: int
+    operations: tuple[str, ...] | None = None
+    collections: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any] | None) -> ReviewClause | None:
+        if value is None:
+            return None
+        reviewers = value.get("reviewers")
+        if not isinstance(reviewers, int) or not 1 <= reviewers <= MAX_REVIEWERS:
+            raise InvalidParameterException(
+                f"review.reviewers must be 1 or {MAX_REVIEWERS}, not {reviewers!r}")
+        operations = _names(value.get("operations"))
+        if operations is not None and not set(operations) <= REVIEWABLE_OPERATIONS:
+            unknown = ", ".join(sorted(set(operations) - REVIEWABLE_OPERATIONS))
+            raise InvalidParameterException(
+                f"review.operations may name only {', '.join(sorted(REVIEWABLE_OPERATIONS))}; "
+                f"not {unknown}")
+        return cls(reviewers, operations, _names(value.get("collections")))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"reviewers": self.reviewers}
+        if self.operations is not None:
+            out["operations"] = list(self.operations)
+        if self.collections is not None:
+            out["collections"] = list(self.collections)
+        return out
+
+    def applies(self, operation: str, collections: Iterable[str]) -> bool:
+        """Whether this clause withholds `operation`'s matches in any of `collections`."""
+        if operation not in REVIEWABLE_OPERATIONS:
+            return False
+        if self.operations is not None and operation not in self.operations:
+            return False
+        return self.collections is None or any(c in self.collections for c in collections)
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidParameterException(f"expected a list of names, not {value!r}")
+    return tuple(value)
