@@ -74,8 +74,14 @@ def _call(server: ApiServer, operation: str, request: dict[str, Any]) -> dict[st
     return parsed
 
 
+# Review cases exist only under a review policy (another key, another account): their answers are
+# shape-checked in tests/test_review.py.
+SHAPE_CHECKED_ELSEWHERE = {"GetReviewCase", "DecideReviewCase"}
+
+
 def test_spec_calls_every_served_operation() -> None:
-    assert {step["operation"] for step in SPEC["steps"]} == set(registry())
+    assert {step["operation"] for step in SPEC["steps"]} == set(registry()) - set(
+        SHAPE_CHECKED_ELSEWHERE)
 
 
 def test_every_answer_follows_the_output_shape(conformance_server: ApiServer) -> None:
@@ -120,4 +126,4 @@ def test_the_javascript_sdk_parses_every_answer(conformance_server: ApiServer,
     assert done.returncode == 0 and not failed, failed or done.stderr[-2000:]
     called = {r["operation"] for r in results if r["status"] == "ok"}
     extensions = {s["operation"] for s in SPEC["steps"] if s.get("extension")}
-    assert called == set(registry()) - extensions
+    assert called == set(registry()) - extensions - SHAPE_CHECKED_ELSEWHERE

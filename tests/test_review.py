@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from oversight.api.service_model import operation_model
+from oversight.api.validation import response_violations
 from tests.api_server import ApiServer, client, create_key, oversight_cli, signed_post
 from tests.conftest import shared_path
 
@@ -25,8 +27,12 @@ def photo(person: str, number: int) -> bytes:
 
 
 def extension(server: ApiServer, key: tuple[str, str], name: str, **request: Any) -> Any:
-    """Call an Oversight extension operation signed by `key` (boto3 does not model them)."""
-    return signed_post(server, json.dumps(request).encode(), f"RekognitionService.{name}", key)
+    """Call an Oversight extension operation signed by `key` (boto3 does not model them); every
+    answer is checked against the operation's output shape in extensions.json."""
+    answer = signed_post(server, json.dumps(request).encode(), f"RekognitionService.{name}", key)
+    if answer.status_code == 200:
+        assert response_violations(operation_model(name), answer.json()) == []
+    return answer
 
 
 def cli_ok(server: ApiServer, *args: str) -> str:
