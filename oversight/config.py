@@ -31,6 +31,9 @@ class Settings:
     # data_dir); "milvus://host:port" shares them through a Milvus server (cluster mode, needs a
     # PostgreSQL database_url; docs/DEPLOYMENT.md).
     vector_url: str = ""
+    # Redis shared by a cluster's nodes ("redis://host:port/db"): per-key rate limits count there,
+    # and stream processors' match events reach watchers on every node. Empty: this process.
+    redis_url: str = ""
     # The server's region: resource ARNs carry it and SigV4 credential scopes must name it (or
     # one of `other_regions`, whitespace- or comma-separated), as AWS refuses another region's.
     region: str = "us-east-1"

@@ -3,6 +3,8 @@ the audit log keeps of each request."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from oversight.errors import (
@@ -18,6 +20,7 @@ from oversight.governance.ratelimit import RateLimiter
 from oversight.operations.context import RequestContext
 from oversight.store import get_engine
 from oversight.video.processors import ProcessorStore
+from tests.redis_server import redis_url  # noqa: F401
 
 KEY = "AKIAGOVERNANCETEST01"
 CTX = RequestContext(account_id="123456789012", access_key_id=KEY, purpose="case 2026-17")
@@ -130,13 +133,26 @@ def test_default_policy_applies_to_keys_without_their_own() -> None:
     _refused({})
 
 
-def test_rate_limit_throttles_then_refills() -> None:
-    limiter = RateLimiter()
+def test_rate_limit_throttles_per_key_and_names_the_wait() -> None:
+    limiter = RateLimiter("memory://")
     for _ in range(3):
-        limiter.take(KEY, 3, now=100.0)
-    with pytest.raises(ThrottlingException, match="3 requests per minute"):
-        limiter.take(KEY, 3, now=100.0)
-    limiter.take(KEY, 3, now=120.5)  # 20 s refill one request at 3/min
+        limiter.take(KEY, 3)
+    with pytest.raises(ThrottlingException, match="3 requests per minute") as refused:
+        limiter.take(KEY, 3)
+    wait = float(refused.value.message.rsplit("retry in ", 1)[1].split()[0])
+    assert 0 < wait <= 60
+    limiter.take("another-key", 3)  # keys do not share an allowance
+    limiter.take(KEY, 4)  # a changed limit is a new allowance
+
+
+def test_rate_limit_in_redis_holds_across_nodes(redis_url: str) -> None:  # noqa: F811
+    nodes = [RateLimiter(redis_url) for _ in range(3)]  # three processes' limiters
+    key = f"AKIDTEST{uuid.uuid4().hex[:12].upper()}"
+    for i in range(5):
+        nodes[i % 3].take(key, 5)
+    for node in nodes:
+        with pytest.raises(ThrottlingException, match="5 requests per minute"):
+            node.take(key, 5)
 
 
 def test_rate_limit_through_the_gate_is_audited() -> None:

@@ -1,16 +1,24 @@
-"""Per-key request rate limits: a token bucket per access key, refilled continuously.
+"""Per-key request rate limits: at most N requests in any 60 seconds, per access key.
 
-Buckets live in this process: a server running several worker processes enforces the limit per
-worker (docs/ACCOUNTABILITY.md says so).
+Counted by the `limits` library's moving window: in this process by default, or in Redis when
+`OVERSIGHT_REDIS_URL` is set, so that every node of a cluster spends one allowance (the window is
+kept and checked by one atomic Redis script per request). A Redis that cannot be reached fails
+the request (InternalServerError): a limit that cannot be checked is not waived.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from ..config import settings
 from ..errors import ThrottlingException
+
+_NAMESPACE = "oversight-key"
 
 
 class RateLimited(ThrottlingException):
@@ -19,37 +27,34 @@ class RateLimited(ThrottlingException):
     rule = "rate_limit"
 
 
-@dataclass
-class _Bucket:
-    per_minute: int
-    tokens: float
-    stamp: float
-
-
 class RateLimiter:
-    def __init__(self) -> None:
-        self._buckets: dict[str, _Bucket] = {}
+    """Counts requests per key; `storage_uri` names the `limits` storage (default: Redis at
+    `OVERSIGHT_REDIS_URL`, else this process's memory)."""
+
+    def __init__(self, storage_uri: str | None = None) -> None:
+        self._uri = storage_uri
+        self._strategies: dict[str, MovingWindowRateLimiter] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: str, per_minute: int, now: float | None = None) -> None:
-        """Spend one request of `key`'s allowance or raise RateLimited."""
-        now = time.monotonic() if now is None else now
+    def _strategy(self) -> MovingWindowRateLimiter:
+        uri = self._uri or settings().redis_url or "memory://"
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None or bucket.per_minute != per_minute:
-                # A new or changed limit starts with a full allowance.
-                bucket = self._buckets[key] = _Bucket(per_minute, float(per_minute), now)
-            bucket.tokens = min(
-                float(per_minute), bucket.tokens + (now - bucket.stamp) * per_minute / 60.0
-            )
-            bucket.stamp = now
-            if bucket.tokens < 1.0:
-                wait = (1.0 - bucket.tokens) * 60.0 / per_minute
-                raise RateLimited(
-                    f"access key {key} is limited to {per_minute} requests per minute by its "
-                    f"policy; retry in {wait:.1f} s"
-                )
-            bucket.tokens -= 1.0
+            if uri not in self._strategies:
+                self._strategies[uri] = MovingWindowRateLimiter(storage_from_string(uri))
+            return self._strategies[uri]
+
+    def take(self, key: str, per_minute: int) -> None:
+        """Spend one request of `key`'s allowance or raise RateLimited. A changed limit is a
+        new allowance (the limit is part of the counter's name)."""
+        strategy = self._strategy()
+        limit = RateLimitItemPerMinute(per_minute)
+        if strategy.hit(limit, _NAMESPACE, key):
+            return
+        reset = strategy.get_window_stats(limit, _NAMESPACE, key).reset_time
+        raise RateLimited(
+            f"access key {key} is limited to {per_minute} requests per minute by its policy; "
+            f"retry in {max(0.0, reset - time.time()):.1f} s"
+        )
 
 
 limiter = RateLimiter()
