@@ -15,7 +15,7 @@ from oversight.evaluation.groups import (
 )
 from oversight.evaluation.open_set import fnir, fpir, rank1
 from oversight.evaluation.rate import Rate
-from oversight.evaluation.report import rate_cell
+from oversight.evaluation.report import rate_cell, rate_ci_cell
 from oversight.evaluation.scores import (
     best_threshold,
     error_rates,
@@ -113,8 +113,12 @@ def test_group_rates_use_pairs_inside_each_group_only() -> None:
     assert (rates["a"].fnmr.count, rates["a"].fnmr.total) == (0, 1)
     assert (rates["b"].fmr.count, rates["b"].fmr.total) == (0, 1)
     assert rates["b"].fnmr.total == 0 and rates["b"].fnmr.value is None
-    assert fmr_ratio(rates) is None  # group b has no false match: the ratio is unbounded
-    assert fmr_ratio(group_error_rates(similarity, identities, groups, 0.1)) == 1.0
+    # group b has no false match: the ratio is unbounded
+    assert fmr_ratio(rates, min_pairs=1) is None
+    loose = group_error_rates(similarity, identities, groups, 0.1)
+    assert fmr_ratio(loose, min_pairs=1) == 1.0
+    # Groups this small are left out of the ratio by default: one pair decides nothing.
+    assert fmr_ratio(loose) is None
 
 
 def test_attribute_accuracy() -> None:
@@ -143,3 +147,13 @@ def test_rates_keep_their_counts_and_small_ones_stay_visible() -> None:
     assert rate_cell(Rate(1, 4).as_dict()) == "25.000 % (1/4)"
     assert rate_cell(Rate(18, 5_923_194).as_dict()) == "3.0e-06 (18/5923194)"
     assert rate_cell(Rate(0, 10).as_dict()) == "0.000 % (0/10)"
+
+
+def test_wilson_interval_bounds_small_groups() -> None:
+    # Known values of the 95 % Wilson score interval.
+    low, high = Rate(0, 10).interval()
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    low, high = Rate(13, 760).interval()
+    assert (low, high) == (pytest.approx(0.01002, abs=1e-4), pytest.approx(0.02904, abs=1e-4))
+    assert Rate(0, 0).interval() is None
+    assert rate_ci_cell(Rate(0, 10).as_dict()) == "0.000 % (0/10) [0.000 %, 27.753 %]"

@@ -97,19 +97,36 @@ def identification(
 
 @evaluate_app.command("demographics")
 def demographics(
-    csv_file: Annotated[Path, typer.Argument(
-        exists=True, dir_okay=False, help="CSV: path, optional identity, group columns.")],
+    source: Annotated[Path, typer.Argument(
+        exists=True, help="CSV (path, optional identity, group columns) or a folder with one "
+                          "sub-folder per person.")],
+    labels: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="CSV of identity and group columns, joined on "
+                                          "identity (e.g. LFW dev's race.csv).")] = None,
     group: Annotated[list[str] | None, typer.Option(
         help="Group column (repeatable; default: all but path and identity; 'age' is cut "
              "into bands).")] = None,
+    face: Annotated[str, typer.Option(
+        help="Face measured in each image: 'largest', or 'central' for crops that centre "
+             "the named person (LFW).")] = "largest",
     output: Output = None,
 ) -> None:
-    """FMR (and FNMR with identities) per group, FMR ratio, gender accuracy, age MAE."""
+    """FMR (and FNMR with identities) per group with 95 % intervals, FMR ratio, gender
+    accuracy, age MAE. Reports go to <data dir>/evaluation/demographics/<data folder>."""
     from ..evaluation.demographics import evaluate_demographics
 
-    _run("demographics", output,
-         [str(csv_file), *[arg for g in group or [] for arg in ("--group", g)]],
-         lambda: evaluate_demographics(csv_file, group or None))
+    folder = output or results_dir() / "demographics" / _data_name(source)
+    _run("demographics", folder,
+         [str(source), *(["--labels", str(labels)] if labels else []),
+          *[arg for g in group or [] for arg in ("--group", g)], "--face", face],
+         lambda: evaluate_demographics(source, group or None, labels, face))
+
+
+def _data_name(source: Path) -> str:
+    """The dataset a demographics source belongs to: LFW's images/ folder is named by its
+    parent, a CSV by its folder."""
+    folder = source.resolve() if source.is_dir() else source.resolve().parent
+    return folder.parent.name if folder.name == "images" else folder.name
 
 
 @evaluate_app.command("detection")

@@ -99,6 +99,44 @@ def read_table(source: Path) -> list[dict[str, str]]:
     return [{**row, "path": str(_resolve(source.parent, row["path"]))} for row in rows]
 
 
+# A label naming several groups (race.csv joins them with commas) forms this one group: each
+# combination alone would be a group of one or two people.
+SEVERAL_GROUPS = "multiple"
+
+
+def read_labelled_faces(source: Path, labels: Path | None = None) -> list[dict[str, str]]:
+    """Rows with `path` (absolute), perhaps `identity`, and group columns.
+
+    `source` is a CSV of such rows, or a folder with one sub-folder per person (identity =
+    folder name). `labels` is a CSV with an `identity` column and group columns, joined on
+    identity: people it does not name get empty group labels (left out of every group).
+    """
+    if source.is_dir():
+        rows = [{"path": str(path), "identity": identity}
+                for path, identity in read_identities(source)]
+    else:
+        rows = read_table(source)
+    if labels is None:
+        return rows
+    with labels.open(newline="") as handle:
+        table = list(csv.DictReader(handle))
+    if not table or "identity" not in table[0]:
+        raise ValueError(f"{labels}: needs an 'identity' column and group columns")
+    if rows and "identity" not in rows[0]:
+        raise ValueError(f"{source}: needs identities to join {labels} on")
+    columns = [column for column in table[0] if column != "identity"]
+    by_identity = {row["identity"]: row for row in table}
+    joined = []
+    for row in rows:
+        label = by_identity.get(row["identity"], {})
+        joined.append({**row, **{c: _one_group(label.get(c, "")) for c in columns}})
+    return joined
+
+
+def _one_group(label: str) -> str:
+    return SEVERAL_GROUPS if "," in label else label.strip()
+
+
 def read_boxes(source: Path) -> dict[Path, np.ndarray]:
     """Ground-truth face boxes per image from a CSV with path, x, y, w, h columns."""
     boxes: dict[Path, list[list[float]]] = defaultdict(list)

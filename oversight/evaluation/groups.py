@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .datasets import SEVERAL_GROUPS
 from .rate import Rate
 from .scores import ErrorRates, error_rates
 
@@ -45,10 +46,20 @@ def group_error_rates(
     }
 
 
-def fmr_ratio(rates: dict[str, ErrorRates]) -> float | None:
-    """Highest group FMR over lowest (FRVT's differential); None when the lowest is zero or
-    unmeasured, because then the ratio is unbounded rather than small."""
-    values = [r.fmr.value for r in rates.values() if r.fmr.value is not None]
+# A group enters the max/min FMR ratio only with at least this many impostor pairs: fewer
+# cannot resolve even an FMR of 1e-2 (three expected false matches), so a group of a handful of
+# people would decide the ratio by chance alone. Such groups are still reported, with intervals.
+MIN_RATIO_PAIRS = 300
+
+
+def fmr_ratio(rates: dict[str, ErrorRates], min_pairs: int = MIN_RATIO_PAIRS) -> float | None:
+    """Highest group FMR over lowest (FRVT's differential) among groups with `min_pairs`
+    impostor pairs; None when the lowest is zero or fewer than two groups qualify, because then
+    the ratio is unbounded or unmeasured rather than small. The group of people with several
+    labels is left out: its pairs mostly join people of different labels, a cross-group rate."""
+    values = [r.fmr.value for group, r in rates.items()
+              if r.fmr.value is not None and r.fmr.total >= min_pairs
+              and group != SEVERAL_GROUPS]
     if len(values) < 2 or min(values) == 0:
         return None
     return max(values) / min(values)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..analysis import EMBEDDING_MODEL, face_model_version
 from ..analysis.similarity import CALIBRATION_FILE, fmr_for_similarity, similarity_for_decades
-from .demographics import NO_IDENTITY_CAVEAT, embedder_tables
+from .demographics import NO_IDENTITY_CAVEAT, embedder_tables, group_table, ratio_line
 from .emotion import comparison_table, confusion_table
 from .face_cover import group_tables, source_table
 from .operating import DEFAULT_SIMILARITY
@@ -87,8 +87,21 @@ def _shown(path: str, base: Path) -> str:
 
 
 def load_results(results: Path) -> dict[str, dict[str, Any]]:
-    return {kind: json.loads((results / kind / "result.json").read_text())
-            for kind in KINDS if (results / kind / "result.json").is_file()}
+    """Saved results by kind; demographics may have one per dataset (demographics/<data>/),
+    keyed "demographics/<data>" and ordered with identity-labelled data first."""
+    found = {kind: json.loads((results / kind / "result.json").read_text())
+             for kind in KINDS if (results / kind / "result.json").is_file()}
+    per_dataset = {f"demographics/{file.parent.name}": json.loads(file.read_text())
+                   for file in sorted((results / "demographics").glob("*/result.json"))}
+    for key in sorted(per_dataset, key=lambda k: not per_dataset[k]["data"]["identity_labels"]):
+        found[key] = per_dataset[key]
+    return found
+
+
+def _demographics(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every demographics result, identity-labelled data first."""
+    return sorted((r for k, r in results.items() if k.split("/")[0] == "demographics"),
+                  key=lambda r: not r["data"]["identity_labels"])
 
 
 def _models_section() -> list[str]:
@@ -188,42 +201,32 @@ def _identification_section(result: dict[str, Any], base: Path) -> list[str]:
 
 
 def _demographics_section(result: dict[str, Any], base: Path) -> list[str]:
-    data, default = result["data"], f"{result['default_similarity']:g}"
+    data = result["data"]
+    source = f"`{_shown(data['csv'], base)}`" + (
+        f" joined with `{_shown(data['labels'], base)}`" if data.get("labels") else "")
+    kind = ("identity-labelled" if data["identity_labels"] else
+            "no identities: upper bounds")
     lines = [
-        "## Demographic differentials", "",
-        f"Data: `{_shown(data['csv'], base)}`, {data['images']} images "
-        f"({data['images_without_face']} without a detected face). FMR per group counts "
-        "impostor pairs inside the group, as NIST FRVT's demographic FMR does. "
-        + ("" if data["identity_labels"] else NO_IDENTITY_CAVEAT), "",
+        f"## Demographic differentials ({Path(data['labels'] or data['csv']).parent.name}, "
+        f"{kind})", "",
+        f"Data: {source}, {data['images']} images ({data['images_without_face']} without a "
+        "detected face). FMR per group counts impostor pairs inside the group, as NIST FRVT's "
+        "demographic FMR does; brackets give the 95 % Wilson interval, so a group of a few "
+        "hundred pairs shows how little its rate pins down. "
+        + ("FNMR per group uses the identities." if data["identity_labels"] else
+           NO_IDENTITY_CAVEAT), "",
     ]
-    for column, table in result["by"].items():
-        at_default = table["at_similarity"][default]
-        ratio = at_default["fmr_ratio"]
-        lines += [f"### By {column}", "",
-                  f"Max/min FMR ratio at Similarity {default}: "
-                  + (f"**{ratio:.2f}**" if ratio is not None else "**undefined** (a group had "
-                     "no false match, or too few pairs)")
-                  + (f" (goal ≤ {GOALS['race_fmr_ratio']:g})" if column.startswith("race") else ""),
-                  "",
-                  f"| group | images | FMR at {default} | FMR at 90 | gender accuracy | "
-                  "age MAE |", "|---|---|---|---|---|---|"]
-        for group, attributes in table["attributes"].items():
-            mae = attributes.get("age_mae")
-            gender = attributes.get("gender_accuracy")
-            lines.append(
-                f"| {group} | {attributes['images']} | "
-                f"{rate_cell(at_default['groups'][group]['fmr'])} | "
-                f"{rate_cell(table['at_similarity']['90']['groups'][group]['fmr'])} | "
-                f"{rate_cell(gender) if gender else 'n/a'} | "
-                f"{'n/a' if mae is None else f'{mae:.1f} years'} |")
-        lines.append("")
+    for column in result["by"]:
+        goal = f" Goal: ≤ {GOALS['race_fmr_ratio']:g} at 80." if column.startswith("race") else ""
+        lines += [f"### By {column}", "", ratio_line(result, column) + goal, "",
+                  *markdown_table(*group_table(result, column)), ""]
     tables = embedder_tables(result)
     if tables:
         lines += ["### By embedder", "",
                   "The fused vector joins two embedders. Each is set here to its own threshold "
                   f"for an overall FMR of {result['embedder_fmr']:g} over the grouping's images "
                   "(all, or the adults), so the rows compare how evenly each spreads its false "
-                  "matches (same caveat about repeated people).", ""]
+                  "matches.", ""]
         for column, (headers, body) in tables.items():
             lines += [f"By {column}:", "", *markdown_table(headers, body), ""]
     lines.append(f"Measured by: `{result.get('command', '')}`")
@@ -293,6 +296,13 @@ def _search_threshold_advice(data: dict[str, Any]) -> str:
             "shows what that costs in FNIR); calibration on the deployment's own images")
 
 
+_RATIO_REMEDY = (
+    "more impostor pairs of the smaller groups, to measure their FMR at all at this point "
+    "(see the intervals); a calibration fitted on the deployment's own people "
+    "(`oversight calibrate`, see Calibration options); an embedder trained on data balanced "
+    "across these groups")
+
+
 def _goals_section(results: dict[str, dict[str, Any]]) -> list[str]:
     """Each goal against its measurement, and what would close a shortfall."""
     rows = []
@@ -309,19 +319,20 @@ def _goals_section(results: dict[str, dict[str, Any]]) -> list[str]:
         rows.append((f"no non-enrolled probe matched at Similarity {DEFAULT_SIMILARITY:g}",
                      f"{aclu['count']} of {aclu['total']}", aclu["count"] == 0,
                      _search_threshold_advice(identification["data"])))
-    by = results.get("demographics", {}).get("by", {})
-    for grouping in ("race", "race, adults"):
-        if grouping not in by:
-            continue
-        ratio = by[grouping]["at_similarity"][f"{DEFAULT_SIMILARITY:g}"]["fmr_ratio"]
-        rows.append((f"FMR ratio between race groups ≤ 2 ({grouping})",
-                     "undefined" if ratio is None else f"{ratio:.2f}",
-                     ratio is not None and ratio <= GOALS["race_fmr_ratio"],
-                     "first a test set with identity labels (unlabelled repeats inflate these "
-                     "FMRs, see below); then an embedder trained on data balanced across these "
-                     "groups, and thresholds calibrated per deployment on the people it serves "
-                     "(one threshold calibrated on LFW gives each group a different FMR); more "
-                     "impostor pairs for small groups, whose rates are noisy"))
+    for result in _demographics(results):
+        name = Path(result["data"]["labels"] or result["data"]["csv"]).parent.name
+        for grouping in ("race", "race, adults"):
+            if grouping not in result["by"]:
+                continue
+            ratio = result["by"][grouping]["at_similarity"][f"{DEFAULT_SIMILARITY:g}"][
+                "fmr_ratio"]
+            rows.append((f"FMR ratio between race groups ≤ 2 at Similarity "
+                         f"{DEFAULT_SIMILARITY:g} ({name}, {grouping})",
+                         "undefined" if ratio is None else f"{ratio:.2f}",
+                         ratio is not None and ratio <= GOALS["race_fmr_ratio"],
+                         _RATIO_REMEDY if result["data"]["identity_labels"] else
+                         "identity labels (unlabelled repeats inflate these FMRs); "
+                         + _RATIO_REMEDY))
     lines = ["## Goals", "", "| goal | measured | met | what would close a shortfall |",
              "|---|---|---|---|"]
     lines += [f"| {goal} | {value} | {'yes' if met else '**no**'} | "
@@ -332,7 +343,7 @@ def _goals_section(results: dict[str, dict[str, Any]]) -> list[str]:
 def render(results: dict[str, dict[str, Any]], base: Path) -> str:
     sections = {"verification": _verification_section,
                 "identification": _identification_section,
-                "demographics": _demographics_section, "detection": _detection_section,
+                "detection": _detection_section,
                 "emotion": _emotion_section, "face-cover": _face_cover_section}
     measured = sorted({r["embedding_model"] for r in results.values() if "embedding_model" in r})
     stale = [m for m in measured if m != EMBEDDING_MODEL]
@@ -352,8 +363,10 @@ def render(results: dict[str, dict[str, Any]], base: Path) -> str:
         *_fusion_section(), "",
         *_goals_section(results), "",
     ]
+    for result in _demographics(results):
+        lines += [*_demographics_section(result, base), ""]
     for kind in KINDS:
-        if kind in results:
+        if kind in results and kind in sections:
             lines += [*sections[kind](results[kind], base), ""]
     lines += ["## Data and its terms", ""]
     used = sorted({_dataset_folder(Path(p)) for p in _data_paths(results)})
@@ -365,7 +378,7 @@ def render(results: dict[str, dict[str, Any]], base: Path) -> str:
 
 
 def _data_paths(results: dict[str, dict[str, Any]]) -> list[str]:
-    keys = ("pairs_file", "images_folder", "csv")
+    keys = ("pairs_file", "images_folder", "csv", "labels")
     data = [r["data"] for r in results.values()]
     return [p for d in data for p in [*(d.get(k) for k in keys), *d.get("sources", [])] if p]
 

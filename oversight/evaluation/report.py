@@ -110,5 +110,15 @@ def rate_cell(rate: dict[str, Any]) -> str:
     """A Rate.as_dict() for a table: the rate and the counts behind it; rates below 0.1 % in
     powers of ten, where a percentage with three decimals would round them to nothing."""
     value = rate["rate"]
-    shown = f"{value:.1e}" if value and value < 1e-3 else percent(value, 3)
-    return f"{shown} ({rate['count']}/{rate['total']})"
+    return f"{_rate_value(value)} ({rate['count']}/{rate['total']})"
+
+
+def _rate_value(value: float | None) -> str:
+    return f"{value:.1e}" if value and value < 1e-3 else percent(value, 3)
+
+
+def rate_ci_cell(rate: dict[str, Any]) -> str:
+    """`rate_cell` with its 95 % Wilson interval, for rates of small groups."""
+    if rate.get("high") is None:
+        return rate_cell(rate)
+    return (f"{rate_cell(rate)} [{_rate_value(rate['low'])}, {_rate_value(rate['high'])}]")
