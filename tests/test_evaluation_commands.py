@@ -72,6 +72,29 @@ def _small_identities(folder: Path) -> Path:
     return target
 
 
+def _small_lfw_with_race(folder: Path) -> tuple[Path, Path]:
+    """An LFW-style identity folder of three African- and three Caucasian-labelled people with
+    two photos each (links to the shared images), and race.csv cut to them plus one person
+    who is not in the folder."""
+    source = shared_path("faces/lfw-devtrain")
+    with (source / "race.csv").open(newline="") as handle:
+        races = {row["identity"]: row["race"] for row in csv.DictReader(handle)}
+    images = folder / "lfw" / "images"
+    chosen: list[str] = []
+    for race in ("african", "caucasian"):
+        people = [p for p, r in sorted(races.items()) if r == race
+                  and len(list((source / "images" / p).glob("*.jpg"))) >= 2][:3]
+        chosen += people
+    for person in chosen:
+        (images / person).mkdir(parents=True)
+        for photo in sorted((source / "images" / person).glob("*.jpg"))[:2]:
+            (images / person / photo.name).symlink_to(photo)
+    labels = folder / "lfw" / "race.csv"
+    labels.write_text("identity,race\n" + "".join(f"{p},{races[p]}\n" for p in chosen)
+                      + "Nobody_Here,latino\n")
+    return images, labels
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("evaluation")
@@ -86,6 +109,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
                   str(out / "identification"))
         _evaluate("demographics", str(_small_attributes(folder)), "--output",
                   str(out / "demographics"))
+        images, labels = _small_lfw_with_race(folder)
+        _evaluate("demographics", str(images), "--labels", str(labels), "--face", "central",
+                  "--output", str(out / "demographics" / "lfw"))
         _evaluate("detection", str(shared_path("detection/dlib-voc/face_boxes_gt.csv")),
                   "--output", str(out / "detection"))
         _evaluate("emotion", str(shared_path(f"{INSPIREFACE}/emotion")),
@@ -158,6 +184,23 @@ def test_demographics_reports_every_group(results: Path) -> None:
             g: r["fmr"]["total"] for g, r in race["at_similarity"]["80"]["groups"].items()}
 
 
+def test_demographics_on_true_identities(results: Path) -> None:
+    result = _result(results / "demographics", "lfw")
+    assert result["data"]["identity_labels"] and result["data"]["face"] == "central"
+    race = result["by"]["race"]
+    assert {g: (a["people"], a["images"]) for g, a in race["attributes"].items()} == {
+        "african": (3, 6), "caucasian": (3, 6)}
+    for rates in race["at_similarity"]["80"]["groups"].values():
+        # 6 photos of 3 people: 15 pairs, 3 of them the same person.
+        assert (rates["fmr"]["total"], rates["fnmr"]["total"]) == (12, 3)
+        low, high = rates["fmr"]["low"], rates["fmr"]["high"]
+        assert 0 <= low <= rates["fmr"]["rate"] <= high <= 1
+    # 12 impostor pairs are far too few to put a group into the ratio.
+    assert all(t["fmr_ratio"] is None for t in race["at_similarity"].values())
+    # No age or gender column: nothing estimated, nothing reported.
+    assert "gender_accuracy" not in race["attributes"]["african"]
+
+
 def test_detection_recall_and_precision(results: Path) -> None:
     result = _result(results, "detection")
     assert result["data"] == {**result["data"], "images": 9, "true_faces": 43}
@@ -196,6 +239,8 @@ def test_model_card_is_generated_from_the_results(results: Path, tmp_path: Path)
     verification = json.loads((results / "verification" / "result.json").read_text())
     assert f"{100 * verification['accuracy']['mean']:.2f} %" in text
     assert "### By embedder" in text
+    # Identity-labelled demographics lead; UTKFace-style data without identities follows.
+    assert text.index("(lfw, identity-labelled)") < text.index("no identities: upper bounds")
     for section in ("## Verification", "## Identification", "## Demographic", "## Face detection",
                     "## Facial expressions", "## Face covers", "## Goals",
                     "## Data and its terms"):

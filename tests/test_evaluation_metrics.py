@@ -156,4 +156,4 @@ def test_wilson_interval_bounds_small_groups() -> None:
     low, high = Rate(13, 760).interval()
     assert (low, high) == (pytest.approx(0.01002, abs=1e-4), pytest.approx(0.02904, abs=1e-4))
     assert Rate(0, 0).interval() is None
-    assert rate_ci_cell(Rate(0, 10).as_dict()) == "0.000 % (0/10) [0.000 %, 27.753 %]"
+    assert rate_ci_cell(Rate(0, 10).with_interval()) == "0.000 % (0/10) [0.000 %, 27.753 %]"

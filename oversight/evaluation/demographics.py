@@ -102,7 +102,7 @@ def _group_table(similarity: np.ndarray, identities: np.ndarray, labels: np.ndar
         rates = group_error_rates(similarity, identities, labels[faced], cosine_at_similarity(s))
         rates.pop(_LEFT_OUT, None)
         per_threshold[f"{s:g}"] = {
-            "groups": {g: {"fmr": r.fmr.as_dict(), "fnmr": r.fnmr.as_dict()}
+            "groups": {g: {"fmr": r.fmr.with_interval(), "fnmr": r.fnmr.with_interval()}
                        for g, r in rates.items()},
             "fmr_ratio": fmr_ratio(rates),
         }

@@ -35,7 +35,10 @@ class Rate:
         return low, high
 
     def as_dict(self) -> dict[str, float | int | None]:
+        return {"rate": self.value, "count": self.count, "total": self.total}
+
+    def with_interval(self) -> dict[str, float | int | None]:
+        """`as_dict` plus the 95 % interval as `low` and `high`."""
         interval = self.interval()
-        return {"rate": self.value, "count": self.count, "total": self.total,
-                "low": None if interval is None else interval[0],
+        return {**self.as_dict(), "low": None if interval is None else interval[0],
                 "high": None if interval is None else interval[1]}
