@@ -41,6 +41,9 @@ class Settings:
     # Threads each onnxruntime session may use, and how many requests run inference at once.
     inference_threads: int = field(default_factory=_default_threads)
     max_concurrent_inference: int = 2
+    # Load every model when the server starts (in the background; GET /health says when it is
+    # done), so the first request is as fast as the rest.
+    warm_start: bool = True
     # HTTP body limit: CompareFaces may carry two 5 MB images, base64-encoded (4/3 larger).
     max_request_bytes: int = 16 * 1024 * 1024
     request_timeout_seconds: float = 120.0

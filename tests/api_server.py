@@ -77,7 +77,9 @@ def start_server(
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = data_dir.parent / f"server-{port}.log"
-    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(data_dir), **(extra_env or {})}
+    # Servers started for one test skip the warm start: it would only compete for the cores.
+    env = {**os.environ, "OVERSIGHT_DATA_DIR": str(data_dir), "OVERSIGHT_WARM_START": "false",
+           **(extra_env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BIN / "oversight"), "serve", "--port", str(port)],
@@ -147,7 +149,8 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     from tests.video_helpers import s3_endpoint
 
     with s3_endpoint() as s3, running_server(tmp_path_factory.mktemp("api-server"),
-                                             {**s3_env(s3), **_conformance_endpoints()}) as server:
+                                             {**s3_env(s3), **_conformance_endpoints(),
+                                              "OVERSIGHT_WARM_START": "true"}) as server:
         yield server
 
 

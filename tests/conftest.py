@@ -37,6 +37,8 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own OVERSIGHT_DATA_DIR so no state leaks between tests."""
     data_dir = tmp_path / "oversight-data"
     monkeypatch.setenv("OVERSIGHT_DATA_DIR", str(data_dir))
+    # Apps built in-process (create_app) do not warm every model up in the test process.
+    monkeypatch.setenv("OVERSIGHT_WARM_START", "false")
     from oversight.config import settings
 
     settings.cache_clear()

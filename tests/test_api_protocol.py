@@ -13,7 +13,15 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.api_server import ApiServer, aws, client, create_key, oversight_cli, signed_post
+from tests.api_server import (
+    ApiServer,
+    aws,
+    client,
+    create_key,
+    oversight_cli,
+    running_server,
+    signed_post,
+)
 
 SIX_MB = b"\xff" * (6 * 1024 * 1024)
 
@@ -253,7 +261,7 @@ def test_aws_cli_gets_modelled_errors(api_server: ApiServer, tmp_path: Any) -> N
 
 def test_health_and_metrics(api_server: ApiServer, rekognition: Any) -> None:
     rejected_by_validation(rekognition)
-    assert httpx.get(f"{api_server.url}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{api_server.url}/health").json()["status"] == "ok"
     metrics = httpx.get(f"{api_server.url}/metrics").text
     assert 'oversight_requests_total{error="ValidationException",operation="DetectFaces"' in metrics
     assert "oversight_request_seconds_bucket" in metrics
@@ -314,3 +322,22 @@ def test_requests_and_arns_of_another_region_are_refused(api_server: ApiServer,
     code, _, _ = error_of(lambda: rekognition.list_tags_for_resource(ResourceArn=moved))
     assert code == "ResourceNotFoundException"
     rekognition.delete_collection(CollectionId="regional")
+
+
+def test_models_are_loaded_at_start_unless_configured_off(tmp_path: Any) -> None:
+    # The first DetectLabels took 1.2-2 s and the first CompareFaces 0.8 s (issue 13, warm start).
+    import time
+
+    (tmp_path / "cold").mkdir()
+    (tmp_path / "warm").mkdir()
+    with running_server(tmp_path / "cold") as cold:  # test servers start cold
+        assert httpx.get(f"{cold.url}/health").json()["Models"] == {"Status": "off",
+                                                                     "Loaded": []}
+    with running_server(tmp_path / "warm", {"OVERSIGHT_WARM_START": "true"}) as warm:
+        deadline = time.monotonic() + 300
+        while (models := httpx.get(f"{warm.url}/health").json()["Models"])["Status"] != "ready":
+            assert models["Status"] == "warming" and time.monotonic() < deadline
+            time.sleep(0.5)
+    # Every model of the face, label, text and moderation paths, before any request.
+    assert {"YuNet", "SFace", "DlibResNet", "FaceMesh", "AgeGenderModel", "MobileNetV2",
+            "CocoSSD", "RapidOcr", "OpenNsfw"} <= set(models["Loaded"])

@@ -55,6 +55,7 @@ from .notices import notice_headers
 from .observability import IN_FLIGHT, WAITING, AccessRecord, configure_access_log, finish
 from .service_model import TARGET_PREFIX, operation_model
 from .validation import parse_body, too_large, validate_request
+from .warmup import start_warm_up, warm_status
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 PURPOSE_HEADER = "x-oversight-purpose"
@@ -260,7 +261,7 @@ async def _admit_request(
 
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "FaceModelVersion": FACE_MODEL_VERSION,
-                         "EmbeddingModel": EMBEDDING_MODEL})
+                         "EmbeddingModel": EMBEDDING_MODEL, "Models": warm_status()})
 
 
 async def metrics(request: Request) -> Response:
@@ -316,6 +317,8 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
         await anyio.to_thread.run_sync(start_video_services)
         # Faces older than their collection's retention period are deleted while serving.
         stop_retention = start_sweeper()
+        if resolved.warm_start:
+            start_warm_up()
         app.state.oversight = _State(resolved, store)
         yield
         await anyio.to_thread.run_sync(stop_retention)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import ClassVar
 
 import onnxruntime as ort
 
@@ -52,9 +54,18 @@ def onnx_session(model: Path | bytes, threads: int | None = None) -> ort.Inferen
 class Model(ABC):
     """A model loaded on first use, exactly once, whichever thread gets there first."""
 
+    # Every model of the process, so the server can say which are loaded (GET /health).
+    _instances: ClassVar[weakref.WeakSet[Model]] = weakref.WeakSet()
+
     def __init__(self) -> None:
         self._load_lock = threading.Lock()
         self._loaded = False
+        Model._instances.add(self)
+
+    @classmethod
+    def loaded_models(cls) -> list[str]:
+        """Class names of the models this process has loaded, sorted."""
+        return sorted(type(model).__name__ for model in list(cls._instances) if model._loaded)
 
     def load(self) -> None:
         if self._loaded:
