@@ -25,6 +25,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from .errors import ImageTooLargeException, InvalidImageFormatException, InvalidParameterException
+from .rekognition import PixelBox, bounding_box
 
 MAX_INLINE_BYTES = 5 * 1024 * 1024
 MAX_S3_BYTES = 15 * 1024 * 1024
@@ -65,15 +66,9 @@ class DecodedImage:
             self._bgr.append(np.ascontiguousarray(self.rgb[:, :, ::-1]))
         return self._bgr[0]
 
-    def bounding_box(self, box: tuple[float, float, float, float]) -> dict[str, float]:
-        """Rekognition's BoundingBox for a pixel box (x, y, w, h): ratios of the image size."""
-        x, y, w, h = box
-        return {
-            "Width": w / self.width,
-            "Height": h / self.height,
-            "Left": x / self.width,
-            "Top": y / self.height,
-        }
+    def bounding_box(self, box: PixelBox) -> dict[str, float]:
+        """Rekognition's BoundingBox for a pixel box (x, y, w, h) in this image."""
+        return bounding_box(box, self.width, self.height)
 
     @property
     def grey(self) -> np.ndarray:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oversight.evaluation.boxes import iou, match
+from oversight.boxes import iou
+from oversight.evaluation.boxes import match
 from oversight.evaluation.groups import (
     age_band,
     age_mae,

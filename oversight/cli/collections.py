@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ..errors import RekognitionError
 from ..operations.context import RequestContext
+from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_SEARCH_FACES
 from .faces import _image_member
 from .output import governed_call, print_json
 
@@ -166,8 +167,10 @@ def register(app: typer.Typer) -> None:
     def search(
         image: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
         collection: str = typer.Option(..., "--collection", "-c"),
-        threshold: float = typer.Option(80.0, min=0.0, max=100.0, help="FaceMatchThreshold"),
-        max_faces: int = typer.Option(10, min=1, max=4096),
+        threshold: float = typer.Option(
+            DEFAULT_MATCH_THRESHOLD, min=0.0, max=100.0, help="FaceMatchThreshold"
+        ),
+        max_faces: int = typer.Option(10, min=1, max=MAX_SEARCH_FACES),
     ) -> None:
         """Search a collection for the largest face in IMAGE (SearchFacesByImage)."""
         request = {

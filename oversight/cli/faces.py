@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..rekognition import DEFAULT_MATCH_THRESHOLD
 from .output import governed_call, print_json
 
 ImageFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JPEG or PNG file")]
@@ -38,7 +39,9 @@ def register(app: typer.Typer) -> None:
     def compare_faces(
         source: ImageFile,
         target: ImageFile,
-        similarity_threshold: Annotated[float, typer.Option(min=0.0, max=100.0)] = 80.0,
+        similarity_threshold: Annotated[
+            float, typer.Option(min=0.0, max=100.0)
+        ] = DEFAULT_MATCH_THRESHOLD,
         quality_filter: Annotated[
             str, typer.Option(help="NONE, AUTO, LOW, MEDIUM or HIGH")
         ] = "NONE",

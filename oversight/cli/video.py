@@ -20,6 +20,7 @@ from tqdm import tqdm
 from .. import operations
 from ..config import settings
 from ..operations.context import RequestContext
+from ..rekognition import DEFAULT_MATCH_THRESHOLD
 from .output import print_json, run_reporting_errors
 
 video_app = typer.Typer(help="Analyse a local video file as Rekognition Video's Start*/Get*.")
@@ -83,7 +84,7 @@ def faces(file: Path = _FILE, attributes: str = typer.Option("DEFAULT", help="DE
 @video_app.command("search")
 def search(file: Path = _FILE,
            collection_id: str = typer.Option(..., "--collection-id", "-c"),
-           threshold: float = typer.Option(80.0, min=0.0, max=100.0)) -> None:
+           threshold: float = typer.Option(DEFAULT_MATCH_THRESHOLD, min=0.0, max=100.0)) -> None:
     """Tracked people whose face matches the collection (StartFaceSearch + GetFaceSearch)."""
     _video("StartFaceSearch", file, CollectionId=collection_id, FaceMatchThreshold=threshold)
 
@@ -146,7 +147,9 @@ def stream_start(
     name: str = typer.Option(..., help="Stream processor name"),
     source: str = typer.Option(..., help="rtsp://, http(s):// (MJPEG/HLS) or a video file"),
     collection_id: str = typer.Option(..., "--collection-id", "-c"),
-    threshold: float = typer.Option(80.0, min=80.0, max=100.0),
+    threshold: float = typer.Option(
+        DEFAULT_MATCH_THRESHOLD, min=DEFAULT_MATCH_THRESHOLD, max=100.0
+    ),
     webhook: str = typer.Option(None, help="POST each match event here too"),
     seconds: float = typer.Option(None, help="Stop after this many seconds"),
 ) -> None:

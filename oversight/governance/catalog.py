@@ -29,14 +29,13 @@ from ..errors import ResourceNotFoundException
 from ..operations.arns import COLLECTION as COLLECTION_KIND
 from ..operations.arns import parse_resource_arn
 from ..operations.context import RequestContext
+from ..rekognition import DEFAULT_ASSOCIATE_THRESHOLD, DEFAULT_MATCH_THRESHOLD
 from ..review.cases import get_case
 from ..store import get_engine
 from ..video.jobs import JobStore
 from ..video.processors import ProcessorStore
 
-# Rekognition's documented defaults when the client leaves a threshold out.
-DEFAULT_MATCH_THRESHOLD = 80.0
-DEFAULT_ASSOCIATE_THRESHOLD = 75.0
+# RedactFaces (an Oversight extension) spares a face at Similarity 90 unless told otherwise.
 DEFAULT_SPARE_THRESHOLD = 90.0
 _ARN = re.compile(r"^arn:[^:]*:(?P<service>[^:]*):[^:]*:(?P<account>[^:]*):(?P<resource>.+)$")
 

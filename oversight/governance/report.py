@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from ..rekognition import DEFAULT_MATCH_THRESHOLD
 from .audit import GENESIS, AuditLog, Head, Record, record_time
-from .catalog import DEFAULT_MATCH_THRESHOLD
 from .records import now_iso
 
 # Operations that compare faces against other faces: what the public asks about.

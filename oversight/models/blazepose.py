@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from ..boxes import iou
 from ..config import settings
-from ..evaluation.boxes import iou
 from .base import Model, package_file
 from .crops import rotated_square_crop, to_image
 

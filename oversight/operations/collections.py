@@ -1,9 +1,8 @@
 """Collection and face operations: CreateCollection ... SearchFacesByImage.
 
-Defaults and limits follow Rekognition: FaceMatchThreshold 80, MaxFaces up to 4096, ListFaces
-and ListCollections pages of up to 4096 (default 1000). FaceModelVersion names the embedding
-model the collection was created with; a collection made with another model is refused rather
-than searched with incomparable vectors.
+Defaults and limits are Rekognition's (oversight/rekognition.py). FaceModelVersion names the
+embedding model the collection was created with; a collection made with another model is refused
+rather than searched with incomparable vectors.
 """
 
 from __future__ import annotations
@@ -34,14 +33,12 @@ from ..errors import (
     ServiceQuotaExceededException,
 )
 from ..images import DecodedImage
+from ..rekognition import DEFAULT_MATCH_THRESHOLD, DEFAULT_PAGE_SIZE, MAX_SEARCH_FACES
 from . import RequestContext, operation
 from .arns import COLLECTION, resource_arn
 from .image_input import request_image
 from .quality_filter import NEEDED_ATTRIBUTES, quality_reasons
 
-DEFAULT_PAGE = 1000
-MAX_FACES = 4096
-DEFAULT_THRESHOLD = 80.0
 MAX_TAGS = 50
 
 
@@ -82,7 +79,7 @@ def face_api(face: StoredFace) -> dict[str, Any]:
     return shaped
 
 
-def page_size(request: dict[str, Any], default: int = DEFAULT_PAGE) -> int:
+def page_size(request: dict[str, Any], default: int = DEFAULT_PAGE_SIZE) -> int:
     return request.get("MaxResults") or default
 
 
@@ -123,7 +120,7 @@ def similarity_matches(matches: list[FaceMatch], threshold: float) -> list[tuple
 
 
 def _face_matches(matches: list[FaceMatch], request: dict[str, Any]) -> list[dict[str, Any]]:
-    threshold = request.get("FaceMatchThreshold", DEFAULT_THRESHOLD)
+    threshold = request.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD)
     return [
         {"Similarity": similarity, "Face": face_api(match.face)}
         for match, similarity in similarity_matches(matches, threshold)
@@ -287,7 +284,7 @@ def delete_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
 def search_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = searchable_collection(request, ctx)
     matches = collection_service().search_face(
-        collection, request["FaceId"], request.get("MaxFaces", MAX_FACES)
+        collection, request["FaceId"], request.get("MaxFaces", MAX_SEARCH_FACES)
     )
     return {
         "SearchedFaceId": request["FaceId"],
@@ -302,7 +299,8 @@ def search_faces_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[
     image = request_image(request)
     face, detail, _ = searched_face(image, request.get("QualityFilter", "NONE"))
     vector = face_analyzer().embed(image, face)
-    matches = collection_service().search(collection, vector, request.get("MaxFaces", MAX_FACES))
+    limit = request.get("MaxFaces", MAX_SEARCH_FACES)
+    matches = collection_service().search(collection, vector, limit)
     return {
         "SearchedFaceBoundingBox": detail["BoundingBox"],
         "SearchedFaceConfidence": detail["Confidence"],

@@ -10,18 +10,16 @@ from ..analysis import face_analyzer, requested_attributes, similarity_from_cosi
 from ..analysis.faces import DEFAULT_ATTRIBUTES, DetectedFace
 from ..errors import InvalidParameterException
 from ..images import DecodedImage
+from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_FACES_PER_IMAGE
 from . import operation
 from .collections import analyse_faces
 from .context import RequestContext
 from .image_input import request_image
 from .unsupported import partly
 
-# Rekognition describes at most the 100 largest faces of an image.
-MAX_FACES_PER_IMAGE = 100
 # ComparedFace members: the default FaceDetail ones plus Emotions and Smile (its output shape
 # has them).
 COMPARED_FACE_ATTRIBUTES = DEFAULT_ATTRIBUTES | {"Emotions", "Smile"}
-DEFAULT_SIMILARITY_THRESHOLD = 80.0
 
 
 partly(
@@ -50,7 +48,7 @@ def _faces_passing(image: DecodedImage, level: str) -> list[tuple[DetectedFace, 
 @operation("CompareFaces")
 def compare_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     level = request.get("QualityFilter", "NONE")
-    threshold = float(request.get("SimilarityThreshold", DEFAULT_SIMILARITY_THRESHOLD))
+    threshold = float(request.get("SimilarityThreshold", DEFAULT_MATCH_THRESHOLD))
     source = request_image(request, "SourceImage")
     target = request_image(request, "TargetImage")
     analyzer = face_analyzer()

@@ -13,6 +13,7 @@ from ..collections import collection_service
 from ..governance import catalog
 from ..images import DecodedImage
 from ..redaction import Encoder, Region, Spared, SpareRule, redact_image
+from ..rekognition import bounding_box
 from . import operation
 from .collections import searchable_collection, similarity_matches
 from .context import RequestContext
@@ -74,16 +75,8 @@ def describe_regions(
     """RedactedFaces and SparedFaces of the response."""
     redacted, spared = [], []
     for region in regions:
-        x, y, w, h = region.box
-        shaped = {
-            "BoundingBox": {
-                "Width": w / width,
-                "Height": h / height,
-                "Left": x / width,
-                "Top": y / height,
-            },
-            "Confidence": region.confidence,
-        }
+        shaped = {"BoundingBox": bounding_box(region.box, width, height),
+                  "Confidence": region.confidence}
         if region.spared is None:
             redacted.append(shaped)
         else:

@@ -25,6 +25,7 @@ from ..errors import InvalidParameterException, RekognitionError, ResourceInUseE
 from ..governance import audit
 from ..governance.gate import still_allowed
 from ..governance.records import base_fields
+from ..rekognition import DEFAULT_MATCH_THRESHOLD, DEFAULT_PAGE_SIZE
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
 from ..video.faces import FaceSearcher, Search
@@ -49,12 +50,11 @@ from .video import collection_search
 
 log = logging.getLogger(__name__)
 
-# Live face search must not run below this similarity (Rekognition's default threshold).
-MIN_LIVE_THRESHOLD = 80.0
+# Live face search must not run below Rekognition's default threshold.
+MIN_LIVE_THRESHOLD = DEFAULT_MATCH_THRESHOLD
 LIVE_REEMBED_FRAMES = 30
 # A face the detector misses for up to this many live frames (~0.4 s) keeps its track.
 LIVE_MAX_MISSED_FRAMES = 10
-DEFAULT_PAGE = 1000
 # A running processor's key and policy are judged again at least this often (at a match).
 OUTPUT_RECHECK_SECONDS = 2.0
 
@@ -280,7 +280,7 @@ def list_stream_processors(request: dict[str, Any], ctx: RequestContext) -> dict
     processors = processor_store().list(ctx.account_id)
     scope = ("streamprocessors", ctx.account_id)
     start = decode_token(scope, request.get("NextToken"))
-    size = request.get("MaxResults") or DEFAULT_PAGE
+    size = request.get("MaxResults") or DEFAULT_PAGE_SIZE
     response: dict[str, Any] = {"StreamProcessors": [
         {"Name": p.name, "Status": p.status} for p in processors[start:start + size]]}
     if start + size < len(processors):

@@ -24,20 +24,21 @@ from ..collections import Collection, collection_service
 from ..collections.pagination import decode_token, encode_token
 from ..collections.user_store import request_digest
 from ..errors import InvalidParameterException, ServiceQuotaExceededException
+from ..rekognition import (
+    DEFAULT_ASSOCIATE_THRESHOLD,
+    DEFAULT_MATCH_THRESHOLD,
+    DEFAULT_USER_PAGE_SIZE,
+    MAX_FACES_PER_USER,
+    MAX_SEARCH_FACES,
+)
 from . import RequestContext, operation
 from .collections import (
-    MAX_FACES,
     requested_collection,
     searchable_collection,
     searched_face,
     similarity_matches,
 )
 from .image_input import request_image
-
-DEFAULT_ASSOCIATE_THRESHOLD = 75.0
-DEFAULT_SEARCH_THRESHOLD = 80.0
-MAX_FACES_PER_USER = 100
-DEFAULT_USER_PAGE = 50
 
 
 def _idempotent(
@@ -88,7 +89,7 @@ def list_users(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = requested_collection(request, ctx)
     scope = ("users", ctx.account_id, collection.uid)
     after = decode_token(scope, request.get("NextToken"))
-    limit = request.get("MaxResults") or DEFAULT_USER_PAGE
+    limit = request.get("MaxResults") or DEFAULT_USER_PAGE_SIZE
     found = collection_service().users.list_users(collection, after, limit + 1)
     page = found[:limit]
     response: dict[str, Any] = {
@@ -212,8 +213,8 @@ def _user_matches(
     service = collection_service()
     # Users are found through their faces: search wide enough that unassociated faces near the
     # probe do not crowd every user face out of the candidates.
-    matches = service.search(collection, vector, MAX_FACES)
-    threshold = request.get("UserMatchThreshold", DEFAULT_SEARCH_THRESHOLD)
+    matches = service.search(collection, vector, MAX_SEARCH_FACES)
+    threshold = request.get("UserMatchThreshold", DEFAULT_MATCH_THRESHOLD)
     best: dict[str, float] = {}
     for match, similarity in similarity_matches(matches, threshold):
         user_id = match.face.user_id
@@ -222,7 +223,7 @@ def _user_matches(
     ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
     return [
         {"Similarity": similarity, "User": {"UserId": user_id, "UserStatus": "ACTIVE"}}
-        for user_id, similarity in ranked[: request.get("MaxUsers", DEFAULT_USER_PAGE)]
+        for user_id, similarity in ranked[: request.get("MaxUsers", DEFAULT_USER_PAGE_SIZE)]
     ]
 
 

@@ -23,6 +23,7 @@ from ..collections import collection_service
 from ..config import settings
 from ..errors import InvalidParameterException
 from ..images import DecodedImage
+from ..rekognition import DEFAULT_MATCH_THRESHOLD
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
 from ..video.faces import FaceSearcher, Search
@@ -47,7 +48,6 @@ from .context import RequestContext
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 80.0
 # Rekognition's default quota of concurrent stored-video jobs per account.
 MAX_JOBS_IN_PROGRESS = 20
 # Matches kept per tracked face (Rekognition's FaceMatches per person).
@@ -152,7 +152,7 @@ def _tasks(job: Job, info: VideoInfo) -> tuple[list[FrameTask], float]:
         # Stored video has no deadline: every new face track is searched on its first frame.
         searcher = FaceSearcher(
             collection_search(job.account_id, request["CollectionId"],
-                              request.get("FaceMatchThreshold", DEFAULT_THRESHOLD)),
+                              request.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD)),
             max_side, max_embeds=None)
         return [FaceSearchTask(searcher, _describe(DEFAULT_ATTRIBUTES))], fps
     if job.operation in _PER_FRAME:

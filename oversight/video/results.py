@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..collections.pagination import decode_token, encode_token
-
-MAX_PAGE = 1000
+from ..rekognition import DEFAULT_PAGE_SIZE
 
 
 def _sort_key(sort_by: str | None, entry: dict[str, Any], member: str) -> tuple[Any, ...]:
@@ -60,7 +59,8 @@ def page(
     scope = ("job", account_id, job_id, request.get("SortBy") or "",
              request.get("AggregateBy") or "")
     start = decode_token(scope, request.get("NextToken"))
-    size = min(request.get("MaxResults") or MAX_PAGE, MAX_PAGE)
+    # Get*'s MaxResults: at most the default page, which is also the largest.
+    size = min(request.get("MaxResults") or DEFAULT_PAGE_SIZE, DEFAULT_PAGE_SIZE)
     out: dict[str, Any] = {member: ordered[start:start + size]}
     if start + size < len(ordered):
         out["NextToken"] = encode_token(scope, start + size)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import RekognitionError
 from ..images import from_array
+from ..rekognition import bounding_box
 from .faces import FaceSearcher, SearchedFace
 from .sources import Frame, LiveSource
 
@@ -44,12 +45,7 @@ def match_event(name: str, session_id: str, stream_arn: str, frame: Frame,
         "FaceSearchResponse": [
             {
                 "DetectedFace": {
-                    "BoundingBox": {
-                        "Width": f.face.box[2] / frame.width,
-                        "Height": f.face.box[3] / frame.height,
-                        "Left": f.face.box[0] / frame.width,
-                        "Top": f.face.box[1] / frame.height,
-                    },
+                    "BoundingBox": bounding_box(f.face.box, frame.width, frame.height),
                     "Confidence": f.face.score * 100.0,
                 },
                 "TrackIndex": f.track.index,

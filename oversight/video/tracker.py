@@ -12,16 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..boxes import iou
+
 Box = tuple[float, float, float, float]  # x, y, w, h
-
-
-def iou(a: Box, b: Box) -> float:
-    ax2, ay2, bx2, by2 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    w = max(0.0, min(ax2, bx2) - max(a[0], b[0]))
-    h = max(0.0, min(ay2, by2) - max(a[1], b[1]))
-    inter = w * h
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _centre_distance(a: Box, b: Box) -> float:
@@ -54,7 +47,7 @@ class Tracker:
 
     def _score(self, track: Track, box: Box) -> float | None:
         """Higher is a better match; None when the box cannot belong to the track."""
-        overlap = iou(track.box, box)
+        overlap = float(iou(track.box, box)[0, 0])
         if overlap >= self.min_iou:
             return 1.0 + overlap
         distance = _centre_distance(track.box, box)
