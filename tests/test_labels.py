@@ -85,6 +85,30 @@ def test_horses_are_boxed_with_wordnet_parents(responses: dict[str, Any]) -> Non
     assert {"Name": "Animals and Pets"} in horse["Categories"]
 
 
+def test_every_object_label_has_a_category(responses: dict[str, Any]) -> None:
+    # ImageNet-derived labels such as Umbrella once had Categories [] (issue 13).
+    from oversight.analysis.label_taxonomy import label_taxonomy
+
+    categories = {label.name: label.categories for label in label_taxonomy().labels}
+    assert categories["Umbrella"] == ("Everyday Objects",)
+    assert categories["Backpack"] == ("Apparel and Accessories",)
+    assert all(label["Categories"] for response in responses.values()
+               for label in response["Labels"])
+
+
+def test_instances_get_their_dominant_colors_with_image_properties() -> None:
+    # Instance.DominantColors was never filled (issue 13).
+    response = _detect(shared_path(PHOTOS["dog"]), Features=["GENERAL_LABELS",
+                                                             "IMAGE_PROPERTIES"])
+    whole = response["ImageProperties"]["DominantColors"]
+    instances = [i for label in response["Labels"] for i in label["Instances"]]
+    assert instances and all(1 <= len(i["DominantColors"]) <= 10 for i in instances)
+    # Each box has colours of its own: not the whole image's palette copied.
+    assert any(i["DominantColors"] != whole for i in instances)
+    assert all(abs(sum(c["PixelPercent"] for c in i["DominantColors"]) - 100) < 1
+               for i in instances)
+
+
 def _coco_people(photo: Path, width: int, height: int) -> np.ndarray:
     label_file = photo.parents[2] / "labels" / photo.parent.name / f"{photo.stem}.txt"
     rows = [line.split() for line in label_file.read_text().splitlines()]

@@ -135,17 +135,32 @@ def _foreground_mask(bgr: np.ndarray) -> np.ndarray:
     return cv2.resize(foreground, (full_width, full_height), interpolation=cv2.INTER_NEAREST) > 0
 
 
-def image_properties(
-    rgb: np.ndarray, max_colors: int = DEFAULT_MAX_DOMINANT_COLORS
-) -> dict[str, Any]:
-    """Rekognition's DetectLabelsImageProperties for an RGB image."""
+def _work_size(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
     scale = min(1.0, _WORK_SIDE / max(height, width))
-    small = cv2.resize(
+    return cv2.resize(
         rgb,
         (max(1, round(width * scale)), max(1, round(height * scale))),
         interpolation=cv2.INTER_AREA,
     )
+
+
+def box_colors(rgb: np.ndarray, box: dict[str, float], max_colors: int) -> list[dict[str, Any]]:
+    """DominantColors inside a BoundingBox (ratios of the image; the part inside the image)."""
+    height, width = rgb.shape[:2]
+    left, top = max(0, int(box["Left"] * width)), max(0, int(box["Top"] * height))
+    right = min(width, int(np.ceil((box["Left"] + box["Width"]) * width)))
+    bottom = min(height, int(np.ceil((box["Top"] + box["Height"]) * height)))
+    if right <= left or bottom <= top:
+        return []
+    return dominant_colors(_work_size(rgb[top:bottom, left:right]).reshape(-1, 3), max_colors)
+
+
+def image_properties(
+    rgb: np.ndarray, max_colors: int = DEFAULT_MAX_DOMINANT_COLORS
+) -> dict[str, Any]:
+    """Rekognition's DetectLabelsImageProperties for an RGB image."""
+    small = _work_size(rgb)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     foreground = _foreground_mask(np.ascontiguousarray(small[:, :, ::-1]))
     background = ~foreground

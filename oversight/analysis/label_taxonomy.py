@@ -99,6 +99,21 @@ _CATEGORIES = {
     "structure": "Buildings and Architecture",
     "geological_formation": "Nature and Outdoors",
     "weapon": "Weapons and Military",
+    "tableware": "Kitchen and Dining",
+    "kitchen_utensil": "Kitchen and Dining",
+    "cooking_utensil": "Kitchen and Dining",
+    "home_appliance": "Home and Indoors",
+    "measuring_instrument": "Tools and Machinery",
+    "implement": "Tools and Machinery",
+    "toiletry": "Beauty and Personal Care",
+    "jewelry": "Apparel and Accessories",
+    "bag": "Apparel and Accessories",
+    "person": "Person Description",
+    "fruit": "Food and Beverage",
+    "plant_part": "Plants and Flowers",
+    "drug": "Medical",
+    # The root of made things, so that no object is left without a category (Umbrella).
+    "artifact": "Everyday Objects",
 }
 
 

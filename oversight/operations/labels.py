@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from ..analysis.image_properties import DEFAULT_MAX_DOMINANT_COLORS, image_properties
+from ..analysis.image_properties import (
+    DEFAULT_MAX_DOMINANT_COLORS,
+    box_colors,
+    image_properties,
+)
 from ..analysis.labels import LABEL_MODEL_VERSION, DetectedLabel, detect_labels
 from ..analysis.moderation import (
     DEFAULT_MIN_CONFIDENCE as MODERATION_MIN_CONFIDENCE,
@@ -19,16 +25,30 @@ from ..errors import InvalidParameterException
 from . import operation
 from .context import RequestContext
 from .image_input import request_image
+from .unsupported import partly
 
+partly(
+    "DetectModerationLabels",
+    "ContentTypes is left out: no shipped model tells animated or illustrated content from "
+    "photographs; only nudity and swimwear/underwear labels have a model (docs/LABELS.md)",
+)
+
+# DominantColors of an instance's BoundingBox.
+InstanceColors = Callable[[dict[str, float]], list[dict[str, Any]]]
 # Rekognition's default: labels under 55 % confidence are not returned.
 DEFAULT_LABEL_MIN_CONFIDENCE = 55.0
 
 
-def _label_shape(label: DetectedLabel) -> dict[str, Any]:
+def _label_shape(label: DetectedLabel, colors: InstanceColors | None) -> dict[str, Any]:
+    """Rekognition's Label; `colors` gives each instance its DominantColors (IMAGE_PROPERTIES)."""
+    instances = [{"BoundingBox": b, "Confidence": c} for b, c in label.instances]
+    if colors is not None:
+        for instance in instances:
+            instance["DominantColors"] = colors(instance["BoundingBox"])
     return {
         "Name": label.name,
         "Confidence": label.confidence,
-        "Instances": [{"BoundingBox": b, "Confidence": c} for b, c in label.instances],
+        "Instances": instances,
         "Parents": [{"Name": name} for name in label.parents],
         "Aliases": [{"Name": name} for name in label.aliases],
         "Categories": [{"Name": name} for name in label.categories],
@@ -54,12 +74,17 @@ def detect_labels_operation(request: dict[str, Any], ctx: RequestContext) -> dic
     image = request_image(request)
     features = request.get("Features") or ["GENERAL_LABELS"]
     settings = request.get("Settings") or {}
+    max_colors = (settings.get("ImageProperties") or {}).get(
+        "MaxDominantColors", DEFAULT_MAX_DOMINANT_COLORS)
+    colors: InstanceColors | None = None
+    if "IMAGE_PROPERTIES" in features:
+        colors = partial(box_colors, image.rgb, max_colors=max_colors)
     response: dict[str, Any] = {"LabelModelVersion": LABEL_MODEL_VERSION}
     if "GENERAL_LABELS" in features:
         min_confidence = request.get("MinConfidence", DEFAULT_LABEL_MIN_CONFIDENCE)
         general = settings.get("GeneralLabels") or {}
         labels = [
-            _label_shape(label)
+            _label_shape(label, colors)
             for label in detect_labels(image)
             if label.confidence >= min_confidence and _passes(label, general)
         ]
@@ -71,9 +96,6 @@ def detect_labels_operation(request: dict[str, Any], ctx: RequestContext) -> dic
             "Settings.GeneralLabels requires GENERAL_LABELS in Features."
         )
     if "IMAGE_PROPERTIES" in features:
-        max_colors = (settings.get("ImageProperties") or {}).get(
-            "MaxDominantColors", DEFAULT_MAX_DOMINANT_COLORS
-        )
         response["ImageProperties"] = image_properties(image.rgb, max_colors)
     elif "ImageProperties" in settings:
         raise InvalidParameterException(
