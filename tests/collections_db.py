@@ -19,9 +19,20 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
+    yield from _throwaway_database("oversight_collections")
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A database of the test's own, for state that every user of a database shares (the
+    audit chain)."""
+    yield from _throwaway_database("oversight_test")
+
+
+def _throwaway_database(prefix: str) -> Iterator[str]:
     import psycopg
 
-    name = f"oversight_collections_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     plain = PG_SERVER.replace("postgresql+psycopg://", "postgresql://")
     try:
         admin = psycopg.connect(f"{plain}/postgres", autocommit=True, connect_timeout=3)

@@ -1,13 +1,16 @@
-"""The hash-chained, append-only audit log: `<data dir>/audit/audit.jsonl` plus its `HEAD` file.
+"""The hash-chained, append-only audit log: `<data dir>/audit/audit.jsonl` plus its `HEAD` file,
+or, when the store is PostgreSQL (cluster mode), the `audit_records` table plus its `audit_head`
+row, one chain for every node.
 
 Each line is one JSON record carrying `seq`, `prev` (the previous record's hash) and `hash`
 (sha256 over the record's canonical JSON without `hash`). Editing, deleting, inserting or
 reordering a line breaks the chain at that line; cutting records off the end is caught by `HEAD`,
 which names the last acknowledged record (anchor it outside this machine: docs/ACCOUNTABILITY.md).
 
-Appends hold an exclusive `fcntl` lock on the log (so processes interleave whole records, never
-lines) and fsync before returning: a record reported written survives a crash. Threads of one
-process share each flush (group commit).
+File appends hold an exclusive `fcntl` lock on the log (so processes interleave whole records,
+never lines) and fsync before returning; database appends lock the head row and commit: either
+way a record reported written survives a crash. Threads of one process share each flush or
+commit (group commit).
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..config import settings
 from ..errors import InternalServerError
+from . import tables
 
 GENESIS = "0" * 64
 LOG_NAME = "audit.jsonl"
@@ -53,13 +60,13 @@ class _GroupCommit:
         self.writing = threading.Lock()
 
 
-_commits: dict[Path, _GroupCommit] = {}
+_commits: dict[str, _GroupCommit] = {}
 _commits_lock = threading.Lock()
 
 
-def _group_commit(path: Path) -> _GroupCommit:
+def _group_commit(chain: str) -> _GroupCommit:
     with _commits_lock:
-        return _commits.setdefault(path.resolve(), _GroupCommit())
+        return _commits.setdefault(chain, _GroupCommit())
 
 
 class AuditLogDamaged(RuntimeError):
@@ -114,11 +121,14 @@ def audit_dir() -> Path:
     return settings().data_dir / "audit"
 
 
-class AuditLog:
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or audit_dir()
-        self.path = self.directory / LOG_NAME
-        self.head_path = self.directory / HEAD_NAME
+class _FileChain:
+    """`<directory>/audit.jsonl` and its HEAD file; appends hold an exclusive flock."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / LOG_NAME
+        self.head_path = directory / HEAD_NAME
+        self.head_name = str(self.head_path)
 
     @contextmanager
     def _locked(self) -> Iterator[int]:
@@ -132,45 +142,15 @@ class AuditLog:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def append(self, fields: Record) -> Record:
-        """Chain `fields` onto the log durably and return the stored record (with seq and hash)."""
-        commit = _group_commit(self.path)
-        mine = _Pending(dict(fields))
-        with commit.queue_lock:
-            commit.queue.append(mine)
-        with commit.writing:
-            if mine.record is None and mine.error is None:
-                with commit.queue_lock:
-                    batch, commit.queue = commit.queue, []
-                self._write_batch(batch)
-        if mine.error is not None:
-            raise mine.error
-        assert mine.record is not None
-        return mine.record
-
-    def _write_batch(self, batch: list[_Pending]) -> None:
-        try:
-            with self._locked() as fd:
-                last = _last_record(fd)
-                self._check_tail(last)
-                records = []
-                for pending in batch:
-                    record = pending.fields
-                    record["seq"] = last["seq"] + 1 if last else 1
-                    record["prev"] = last["hash"] if last else GENESIS
-                    record["hash"] = record_hash(record)
-                    records.append(record)
-                    last = record
-                data = b"".join(_stored_form(r) for r in records)
-                _write_all(fd, data)
-                os.fsync(fd)
-                self._write_head(Head(records[-1]["seq"], records[-1]["hash"]))
-        except BaseException as exc:
-            for pending in batch:
-                pending.error = exc
-            return
-        for pending, record in zip(batch, records, strict=True):
-            pending.record = record
+    def write(self, batch: list[Record]) -> list[Record]:
+        with self._locked() as fd:
+            last = _last_record(fd)
+            self._check_tail(last)
+            records = _chained(batch, last)
+            _write_all(fd, b"".join(_stored_form(r) for r in records))
+            os.fsync(fd)
+            self._write_head(Head(records[-1]["seq"], records[-1]["hash"]))
+        return records
 
     def _check_tail(self, last: Record | None) -> None:
         """Refuse to chain onto a log that lost acknowledged records (fail closed, never paper
@@ -191,9 +171,10 @@ class AuditLog:
         tmp.write_text(json.dumps(head.to_json()))
         os.replace(tmp, self.head_path)
 
+    def has_head(self) -> bool:
+        return self.head_path.exists()
+
     def head(self) -> Head:
-        """The last acknowledged record as HEAD names it; genesis when HEAD is absent or was
-        cut short by a crash (verify reports a missing HEAD)."""
         try:
             data = json.loads(self.head_path.read_text())
             return Head(int(data["seq"]), str(data["hash"]))
@@ -201,11 +182,154 @@ class AuditLog:
             return Head(0, GENESIS)
 
     def lines(self) -> Iterator[bytes]:
-        """The stored lines, byte for byte, in order."""
         if not self.path.exists():
             return
         with open(self.path, "rb") as log:
             yield from log
+
+
+class _DatabaseChain:
+    """The chain in PostgreSQL, shared by every node: `audit_records` holds each record's line
+    (the bytes the file chain would hold), `audit_head` one row naming the last record. An
+    append locks that row (SELECT ... FOR UPDATE), so appends of all nodes form one sequence;
+    a node's concurrent requests share one transaction (group commit)."""
+
+    head_name = "the audit_head row"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def write(self, batch: list[Record]) -> list[Record]:
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(tables.audit_head.c.seq, tables.audit_head.c.hash)
+                .where(tables.audit_head.c.id == 1)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise AuditLogDamaged("the audit_head row is missing: run `oversight audit verify`")
+            last = self._record(conn, row.seq) if row.seq else None
+            if row.seq and (last is None or last.get("hash") != row.hash):
+                raise AuditLogDamaged(
+                    f"the audit chain's head names record {row.seq} ({row.hash[:12]}...), which "
+                    "the audit_records table does not hold: run `oversight audit verify`"
+                )
+            records = _chained(batch, last)
+            conn.execute(
+                insert(tables.audit_records),
+                [{"seq": r["seq"], "line": _stored_form(r)} for r in records],
+            )
+            conn.execute(
+                update(tables.audit_head)
+                .where(tables.audit_head.c.id == 1)
+                .values(seq=records[-1]["seq"], hash=records[-1]["hash"])
+            )
+        return records
+
+    @staticmethod
+    def _record(conn: Connection, seq: int) -> Record | None:
+        line = conn.execute(
+            select(tables.audit_records.c.line).where(tables.audit_records.c.seq == seq)
+        ).scalar_one_or_none()
+        try:
+            return None if line is None else _parse(bytes(line), seq)
+        except ValueError:
+            return None
+
+    def _head_row(self) -> Row | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(tables.audit_head.c.seq, tables.audit_head.c.hash).where(
+                    tables.audit_head.c.id == 1
+                )
+            ).first()
+
+    def has_head(self) -> bool:
+        return self._head_row() is not None
+
+    def head(self) -> Head:
+        row = self._head_row()
+        return Head(0, GENESIS) if row is None else Head(int(row.seq), str(row.hash))
+
+    def lines(self) -> Iterator[bytes]:
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(stream_results=True, yield_per=1000).execute(
+                select(tables.audit_records.c.line).order_by(tables.audit_records.c.seq)
+            )
+            for (line,) in rows:
+                yield bytes(line)
+
+
+def _chained(batch: list[Record], last: Record | None) -> list[Record]:
+    """`batch`'s fields chained after `last` (None: the genesis): seq, prev and hash set."""
+    records = []
+    for record in batch:
+        record["seq"] = last["seq"] + 1 if last else 1
+        record["prev"] = last["hash"] if last else GENESIS
+        record["hash"] = record_hash(record)
+        records.append(record)
+        last = record
+    return records
+
+
+def _configured_chain() -> _FileChain | _DatabaseChain:
+    """PostgreSQL's chain when the store is PostgreSQL (one chain for every node), else the
+    file under the data directory."""
+    url = settings().sqlalchemy_url
+    if url.startswith("postgresql"):
+        from ..store import get_engine
+
+        return _DatabaseChain(get_engine(url))
+    return _FileChain(audit_dir())
+
+
+class AuditLog:
+    """The audit chain: the file in `directory` when given, else the configured one."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._chain = _FileChain(directory) if directory is not None else _configured_chain()
+        file_chain = self._chain if isinstance(self._chain, _FileChain) else None
+        # The file chain's paths (None for the database chain).
+        self.path = file_chain.path if file_chain else None
+        self.head_path = file_chain.head_path if file_chain else None
+        self._commit_key = (
+            str(file_chain.path.resolve()) if file_chain else str(self._chain.engine.url)
+        )
+
+    def append(self, fields: Record) -> Record:
+        """Chain `fields` onto the log durably and return the stored record (with seq and hash)."""
+        commit = _group_commit(self._commit_key)
+        mine = _Pending(dict(fields))
+        with commit.queue_lock:
+            commit.queue.append(mine)
+        with commit.writing:
+            if mine.record is None and mine.error is None:
+                with commit.queue_lock:
+                    batch, commit.queue = commit.queue, []
+                self._write_batch(batch)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.record is not None
+        return mine.record
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        try:
+            records = self._chain.write([pending.fields for pending in batch])
+        except BaseException as exc:
+            for pending in batch:
+                pending.error = exc
+            return
+        for pending, record in zip(batch, records, strict=True):
+            pending.record = record
+
+    def head(self) -> Head:
+        """The last acknowledged record as HEAD names it; genesis when HEAD is absent or was
+        cut short by a crash (verify reports a missing HEAD)."""
+        return self._chain.head()
+
+    def lines(self) -> Iterator[bytes]:
+        """The stored lines, byte for byte, in order."""
+        return self._chain.lines()
 
     def records(self, skip_unreadable: bool = False) -> Iterator[Record]:
         """Every record in order. A line that is not a JSON object raises ValueError, or is
@@ -253,7 +377,7 @@ class AuditLog:
             if expected.setdefault(anchor.seq, anchor.hash) != anchor.hash:
                 return Verdict(False, 0, Head(0, GENESIS),
                                f"two anchors give record {anchor.seq} different hashes")
-        head = self.head() if self.head_path.exists() else None
+        head = self.head() if self._chain.has_head() else None
         prev, seq, matched = GENESIS, 0, [0]
         for number, line in enumerate(self.lines(), start=1):
             problem = _check_line(line, number, prev, seq)
@@ -271,7 +395,7 @@ class AuditLog:
         last = Head(seq, prev)
         if not anchors and seq and head is None:
             return Verdict(
-                False, seq, last, f"{self.head_path} is missing: the log cannot be checked "
+                False, seq, last, f"{self._chain.head_name} is missing: the log cannot be checked "
                 "for truncation; verify against an anchored head (--seq/--hash)", None,
             )
         furthest = max([*expected, head.seq if head else 0])
@@ -340,7 +464,7 @@ def write(fields: Record) -> Record:
     caller must not go on as if the event had been recorded."""
     try:
         return AuditLog().append(fields)
-    except (AuditLogDamaged, OSError) as exc:
+    except (AuditLogDamaged, OSError, SQLAlchemyError) as exc:
         raise InternalServerError(f"the audit log cannot be written: {exc}") from exc
 
 

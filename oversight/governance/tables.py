@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
 
 from ..store import metadata
 
@@ -32,4 +43,21 @@ retention = Table(
     Column("collection_id", String(255), primary_key=True),
     Column("max_age_days", Float, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The audit chain when the store is PostgreSQL (governance/audit.py): each record's stored line,
+# byte for byte as the file chain would hold it, and the single head row that orders appends.
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("line", LargeBinary, nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
