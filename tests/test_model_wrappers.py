@@ -18,6 +18,7 @@ import onnx
 import onnxruntime
 import pytest
 
+from oversight.analysis import objects
 from oversight.models import coco_ssd
 from oversight.models.age_gender import CHIP_PADDING, AgeGenderModel
 from oversight.models.alignment import align_crop
@@ -196,12 +197,12 @@ def test_tiles_are_merged_into_one_box_per_object(monkeypatch: pytest.MonkeyPatc
         box = [ys.min() / height, xs.min() / width, (ys.max() + 1) / height, (xs.max() + 1) / width]
         return [("person", 0.9, np.array(box))]
 
-    monkeypatch.setattr(coco_ssd, "_DETECTOR", white_block)
+    monkeypatch.setattr(objects, "_DETECTOR", white_block)
     rgb = np.zeros((400, 600, 3), np.uint8)
     rgb[150:250, 260:340] = 255
 
-    (found,) = coco_ssd.detect_objects(rgb, min_score=0.5)
+    (found,) = objects.detect_objects(rgb, min_score=0.5)
 
     assert found.name == "person"
     np.testing.assert_allclose(found.box, (260, 150, 80, 100))
-    assert coco_ssd.detect_objects(rgb, min_score=0.95) == []
+    assert objects.detect_objects(rgb, min_score=0.95) == []

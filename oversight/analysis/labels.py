@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..images import DecodedImage
-from ..models.coco_ssd import DetectedObject, detect_objects
 from ..models.mobilenet_v2 import MobileNetV2
 from .faces import face_analyzer
 from .label_taxonomy import COCO_SYNSETS, label_taxonomy
+from .objects import DetectedObject, detect_objects
 from .people import MIN_OBJECT_SCORE, detect_people
 
 LABEL_MODEL_VERSION = "oversight-mobilenetv2-imagenet-ssd-coco-wordnet-2"

@@ -21,7 +21,7 @@ import numpy as np
 from ..evaluation.boxes import iou
 from ..images import DecodedImage
 from ..models.blazepose import PoseCandidate, PoseDetector, PoseLandmarks
-from ..models.coco_ssd import DetectedObject, detect_objects
+from .objects import DetectedObject, detect_objects
 
 # COCO detector boxes below this score are not reported (chosen on COCO8 with bench/labels.py:
 # lower adds false people, higher loses the small ones).

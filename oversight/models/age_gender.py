@@ -51,8 +51,7 @@ class AgeGenderModel(Model):
         self._age_values = np.asarray(specs["age"]["age_weights"], np.float32)
         self._gender_labels = list(specs["gender"]["labels"])
 
-    def __call__(self, rgb: np.ndarray, shape: dlib.full_object_detection) -> AgeGender:
-        self.load()
+    def predict(self, rgb: np.ndarray, shape: dlib.full_object_detection) -> AgeGender:
         age_p = self._age(rgb, shape)
         mean = float(age_p @ self._age_values)
         spread = float(np.sqrt(max(0.0, age_p @ (self._age_values - mean) ** 2)))

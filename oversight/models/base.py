@@ -11,7 +11,7 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import onnxruntime as ort
 
@@ -52,7 +52,8 @@ def onnx_session(model: Path | bytes, threads: int | None = None) -> ort.Inferen
 
 
 class Model(ABC):
-    """A model loaded on first use, exactly once, whichever thread gets there first."""
+    """A model loaded on first use, exactly once, whichever thread gets there first: calling it
+    loads it, then runs `predict` (subclasses never load by hand)."""
 
     # Every model of the process, so the server can say which are loaded (GET /health).
     _instances: ClassVar[weakref.WeakSet[Model]] = weakref.WeakSet()
@@ -74,6 +75,14 @@ class Model(ABC):
             if not self._loaded:
                 self._load()
                 self._loaded = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.load()
+        return self.predict(*args, **kwargs)
+
+    @abstractmethod
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """The model's answer for one input; its weights are loaded."""
 
     @abstractmethod
     def _load(self) -> None:

@@ -66,7 +66,6 @@ class _MediapipeModel(Model):
 
     def _run(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         """Every output by name, for one input batch."""
-        self.load()
         with self._lock:
             self._net.set_tensor(self._input, tensor)
             self._net.invoke()
@@ -79,7 +78,7 @@ class PoseDetector(_MediapipeModel):
     _FILE = ("pose_detection", "pose_detection.tflite")
     _ANCHORS = _anchors()
 
-    def __call__(self, rgb: np.ndarray, min_score: float) -> list[PoseCandidate]:
+    def predict(self, rgb: np.ndarray, min_score: float) -> list[PoseCandidate]:
         height, width = rgb.shape[:2]
         # Letterbox: keep the aspect ratio, pad to a square with black.
         scale = DETECTOR_SIZE / max(height, width)
@@ -119,7 +118,7 @@ class PoseLandmarks(_MediapipeModel):
 
     _FILE = ("pose_landmark", "pose_landmark_full.tflite")
 
-    def __call__(
+    def predict(
         self, rgb: np.ndarray, candidate: PoseCandidate
     ) -> tuple[np.ndarray, np.ndarray, float]:
         hip, circle = candidate.keypoints[0], candidate.keypoints[1]

@@ -35,10 +35,9 @@ class ShapePredictor5(Model):
     def _load(self) -> None:
         self._predictor = dlib.shape_predictor(_model_file("shape_predictor_5_face_landmarks.dat"))
 
-    def __call__(
+    def predict(
         self, rgb: np.ndarray, box: tuple[float, float, float, float]
     ) -> dlib.full_object_detection:
-        self.load()
         return self._predictor(rgb, to_rectangle(box))
 
 
@@ -51,9 +50,8 @@ class DlibResNet(Model):
             np.float32,
         )
 
-    def __call__(self, rgb: np.ndarray, shape: dlib.full_object_detection) -> np.ndarray:
+    def predict(self, rgb: np.ndarray, shape: dlib.full_object_detection) -> np.ndarray:
         """Unit-norm 128-d embedding (dlib's raw output has norm ~0.3-0.5)."""
-        self.load()
         chip = dlib.get_face_chip(rgb, shape, _CHIP_SIZE, _CHIP_PADDING)
         # dlib's input layer: subtract the training mean, divide by 256, planar RGB.
         planar = ((chip.astype(np.float32) - self._mean) / 256.0).transpose(2, 0, 1)

@@ -116,7 +116,7 @@ class EmotionClassifier(Model):
         self.load()
         return {name: network(grey, box) for name, network in self._networks.items()}
 
-    def __call__(self, grey: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    def predict(self, grey: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
         """The mean of both networks (it read more expressions right than either, see the
         model card's expression section)."""
         return np.mean(list(self.by_network(grey, box).values()), axis=0)

@@ -29,8 +29,7 @@ class FaceCoverClassifier(Model):
         )
         self._session = onnx_session(keras_h5_to_onnx(path).SerializeToString())
 
-    def __call__(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
-        self.load()
+    def predict(self, rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
         height, width = rgb.shape[:2]
         x, y, w, h = box
         left, top = min(max(0, int(x)), width - 1), min(max(0, int(y)), height - 1)

@@ -33,11 +33,10 @@ class FaceMesh(Model):
         # A TFLite interpreter holds its tensors in place: one call at a time.
         self._call_lock = threading.Lock()
 
-    def __call__(
+    def predict(
         self, rgb: np.ndarray, box: tuple[float, float, float, float], landmarks5: np.ndarray
     ) -> tuple[np.ndarray, float]:
         """468 x 3 landmarks in image pixels (z in the same scale) and the face-presence score."""
-        self.load()
         x, y, w, h = box
         right_eye, left_eye = landmarks5[0], landmarks5[1]
         angle = float(

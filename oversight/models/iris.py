@@ -41,14 +41,13 @@ class Iris(Model):
         self._contour_output, self._iris_output = contour["index"], iris["index"]
         self._call_lock = threading.Lock()
 
-    def __call__(
+    def predict(
         self, rgb: np.ndarray, left_corner: np.ndarray, right_corner: np.ndarray, mirrored: bool
     ) -> EyeReading:
         """Read one eye given its image-left and image-right corners.
 
         The network was trained on one eye side; the other eye (`mirrored`) is flipped in.
         """
-        self.load()
         delta = right_corner - left_corner
         width = float(np.linalg.norm(delta))
         angle = float(np.degrees(np.arctan2(delta[1], delta[0])))

@@ -151,8 +151,7 @@ class MobileNetV2(Model):
         model = build_onnx(load_state_dict(path))
         self._session = onnx_session(model.SerializeToString())
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        self.load()
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
         (logits,) = self._session.run(None, {"input": preprocess(rgb)})
         z = logits[0] - logits[0].max()
         e = np.exp(z)

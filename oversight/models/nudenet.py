@@ -29,8 +29,7 @@ class NudeNet(Model):
 
         self._detector = NudeDetector()
 
-    def __call__(self, bgr: np.ndarray) -> list[tuple[str, float]]:
+    def predict(self, bgr: np.ndarray) -> list[tuple[str, float]]:
         """Body parts in a BGR image (the channel order NudeNet reads files in)."""
-        self.load()
         found = self._detector.detect(bgr)
         return [(str(part["class"]), float(part["score"])) for part in found]

@@ -71,8 +71,7 @@ class RapidOcr(Model):
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         self._lock = threading.Lock()  # rapidocr keeps per-call state on the engine
 
-    def __call__(self, bgr: np.ndarray) -> list[OcrLine]:
-        self.load()
+    def predict(self, bgr: np.ndarray) -> list[OcrLine]:
         with self._lock:
             result = self._engine(bgr)
         if result.boxes is None or result.txts is None:

