@@ -64,6 +64,19 @@ def test_faces_matching_the_spare_collection_stay_visible() -> None:
     assert box["Top"] <= cy <= box["Top"] + box["Height"]
 
 
+def test_max_spared_faces_caps_what_is_spared() -> None:
+    """Sparing reveals matches; MaxSparedFaces (which a policy's max_faces requires) bounds them
+    per image, and the faces beyond are redacted."""
+    original = shared_path(GROUP).read_bytes()
+    call("CreateCollection", {"CollectionId": "two-staff"})
+    call("IndexFaces", {"CollectionId": "two-staff", "Image": {"Bytes": original}, "MaxFaces": 2})
+    request = {"Image": {"Bytes": original}, "SpareCollectionId": "two-staff"}
+    assert len(call("RedactFaces", request)["SparedFaces"]) == 2
+    capped = call("RedactFaces", {**request, "MaxSparedFaces": 1})
+    assert len(capped["SparedFaces"]) == 1
+    assert len(_faces(capped["Image"]["Bytes"])) == 1
+
+
 def test_bad_requests_get_rekognition_errors() -> None:
     image = shared_path(GROUP).read_bytes()
     with pytest.raises(InvalidParameterException):

@@ -148,22 +148,22 @@ def _check_ownership(ctx: RequestContext, reach: Reach) -> None:
     ARN is one the operator mapped: whatever the policy, nobody reaches another tenant's camera,
     webhook, topic, role or videos."""
     for named in reach.arns:
-        owner = arn_account(named.arn)
-        if owner != ctx.account_id:
+        if arn_account(named.arn) != ctx.account_id:
             raise PolicyRefusal(
                 "account",
                 f"{named.what} {named.arn} does not belong to account {ctx.account_id}",
             )
-        if named.mapped:
-            try:
-                endpoint_for(named.arn, named.what)
-            except InvalidParameterException as exc:
-                raise PolicyRefusal("resource", exc.message) from exc
     for bucket in reach.buckets:
         if bucket_account(bucket) != ctx.account_id:
             raise PolicyRefusal(
                 "account", f"S3 bucket {bucket} does not belong to account {ctx.account_id}"
             )
+    for named in reach.arns:
+        if named.mapped:
+            try:
+                endpoint_for(named.arn, named.what)
+            except InvalidParameterException as exc:
+                raise PolicyRefusal("resource", exc.message) from exc
 
 
 def audit_admin_event(
