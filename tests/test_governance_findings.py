@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import cv2
@@ -35,7 +34,7 @@ from oversight.store import get_engine
 from oversight.video.jobs import JobStore
 from oversight.video.processors import ProcessorStore
 from tests.api_server import REGION, ApiServer, client, running_server, signed_post
-from tests.video_helpers import local_http_server, webhook_receiver
+from tests.video_helpers import mjpeg_stream, webhook_receiver
 
 CAMERA_A = f"arn:aws:kinesisvideo:us-east-1:{LOCAL_ACCOUNT}:stream/a-door/1"
 EVENTS_A = f"arn:aws:kinesis:us-east-1:{LOCAL_ACCOUNT}:stream/a-matches"
@@ -61,31 +60,18 @@ def _processor(name: str, camera: str, events: str, role: str) -> dict[str, Any]
 
 @contextmanager
 def endless_camera() -> Iterator[str]:
-    """An HTTP MJPEG camera on 127.0.0.1 showing an empty grey room at 5 frames a second until
-    the block ends (nothing to match: the processor runs and stays idle)."""
+    """An MJPEG camera showing an empty grey room at 5 frames a second until the block ends
+    (nothing to match: the processor runs and stays idle)."""
     jpeg = cv2.imencode(".jpg", np.full((120, 160, 3), 128, np.uint8))[1].tobytes()
     stop = threading.Event()
 
-    class Camera(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            self.send_response(200)
-            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-            self.end_headers()
-            try:
-                while not stop.is_set():
-                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                     + f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
-                                     + jpeg + b"\r\n")
-                    time.sleep(0.2)
-            except OSError:
-                pass  # the reader went away
+    def frames() -> Iterator[bytes]:
+        while not stop.is_set():
+            yield jpeg
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    with local_http_server(Camera) as base:
+    with mjpeg_stream(frames, fps=5.0) as url:
         try:
-            yield f"{base}/camera.mjpg"
+            yield url
         finally:
             stop.set()
 

@@ -7,7 +7,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -116,14 +116,9 @@ def upload(endpoint: str, bucket: str, key: str, path: Path) -> None:
 
 
 @contextmanager
-def mjpeg_server(clip: Path, fps: float) -> Iterator[str]:
-    """An HTTP MJPEG camera on 127.0.0.1 (multipart/x-mixed-replace, one JPEG per part) playing
-    `clip` once at `fps`; yields the stream's URL."""
-    capture = cv2.VideoCapture(str(clip))
-    parts = []
-    while (read := capture.read())[0]:
-        parts.append(cv2.imencode(".jpg", read[1])[1].tobytes())
-    capture.release()
+def mjpeg_stream(frames: Callable[[], Iterable[bytes]], fps: float) -> Iterator[str]:
+    """An HTTP MJPEG camera on 127.0.0.1 (multipart/x-mixed-replace, one JPEG per part) sending
+    the JPEGs of `frames()` at `fps` to each client; yields the stream's URL."""
 
     class Camera(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -131,7 +126,7 @@ def mjpeg_server(clip: Path, fps: float) -> Iterator[str]:
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()
             try:
-                for jpeg in parts:
+                for jpeg in frames():
                     self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
                                      + f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
                                      + jpeg + b"\r\n")
@@ -144,6 +139,18 @@ def mjpeg_server(clip: Path, fps: float) -> Iterator[str]:
 
     with local_http_server(Camera) as base:
         yield f"{base}/camera.mjpg"
+
+
+@contextmanager
+def mjpeg_server(clip: Path, fps: float) -> Iterator[str]:
+    """An MJPEG camera playing `clip` once at `fps`; yields the stream's URL."""
+    capture = cv2.VideoCapture(str(clip))
+    parts = []
+    while (read := capture.read())[0]:
+        parts.append(cv2.imencode(".jpg", read[1])[1].tobytes())
+    capture.release()
+    with mjpeg_stream(lambda: parts, fps) as url:
+        yield url
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):
