@@ -279,3 +279,34 @@ def test_rtsp_camera_searched_live_through_the_api(rtsp_url: str, tmp_path: Path
     assert len(audited) == len(events) and log.verify().ok
     assert all(r["purpose"] == "case 2026-118" and r["stream_processor"] == "door"
                and r["matches"][0]["face_id"] == face_id for r in audited)
+
+
+def test_live_matches_under_review_carry_the_case_not_the_identity(
+    endpoints: Any, tmp_path: Path
+) -> None:
+    """Issue 16: a processor started under a review clause sends its webhook a review case; the
+    identity stays in the case (with the probe cut from the live frame) until people confirm."""
+    from oversight.governance.policy import DEFAULT_KEY, Policy, put_policy
+    from oversight.operations.context import LOCAL_ACCOUNT
+    from oversight.review.cases import list_cases
+
+    put_policy(Policy(DEFAULT_KEY, review={"reviewers": 1}))
+    clip = shared_path(CROWD_CLIP)
+    face_id = enrol_from_frame("watch", clip, "boy-in-blue", BOY_IN_FIRST_FRAME)
+    with hls_server(clip, tmp_path) as url, webhook_receiver() as hook:
+        endpoints({CAMERA: url, EVENTS: hook.url})
+        operations.call("CreateStreamProcessor", _definition("reviewed"))
+        operations.call("StartStreamProcessor", {"Name": "reviewed"})
+        _wait_stopped("reviewed", 60)
+        events = hook.wait_for(1, 10)
+    assert events, "no match event from the HLS stream"
+    assert all(face["MatchedFaces"] == [] for e in events for face in e["FaceSearchResponse"])
+    case_ids = {event["ReviewCaseId"] for event in events}
+    cases = [c for c in list_cases(LOCAL_ACCOUNT) if c.case_id in case_ids]
+    assert len(cases) == len(case_ids)
+    assert {c.candidates[0]["FaceId"] for c in cases} == {face_id}
+    assert all(c.probe_crop for c in cases) and all(c.operation == "StreamProcessorMatch"
+                                                    for c in cases)
+    log = AuditLog(settings().data_dir / "audit")
+    records = [r for r in log.records() if r.get("stream_processor") == "reviewed"]
+    assert {r["review_case"] for r in records} == case_ids and log.verify().ok

@@ -11,20 +11,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from ..api.tables import access_keys
 from ..config import settings
-from ..images import DecodedImage
+from ..images import DecodedImage, from_array
 from ..operations.context import RequestContext
 from ..review import cases
-from ..review.clause import ReviewClause
+from ..review.clause import STREAM_MATCH, ReviewClause
 from ..review.crops import face_crop
 from ..review.withhold import CASE_MEMBER, withhold
 from ..store import get_engine
 from . import audit
 from .catalog import Reach
-from .policy import DEFAULT_KEY, Policy
+from .policy import DEFAULT_KEY, Policy, get_policy
 from .records import base_fields, response_matches
 from .retention import max_age
 from .tables import policies
@@ -76,6 +77,20 @@ def hold(
 
     return withhold(ctx, operation, request, response, clause, collection, expires_at, record,
                     probe)
+
+
+def hold_stream_match(
+    ctx: RequestContext, processor: str, collection: str, event: dict[str, Any],
+    frame_rgb: np.ndarray,
+) -> dict[str, Any]:
+    """A running stream processor's match event as its sinks (webhook, events file, watchers)
+    may have it: under the starter's review clause, with a case instead of identities."""
+    policy = get_policy(ctx.access_key_id)
+    clause = policy.review_clause if policy is not None else None
+    if clause is None or not clause.applies(STREAM_MATCH, [collection]):
+        return event
+    return hold(ctx, STREAM_MATCH, {"Name": processor}, event, clause, [collection],
+                probe=from_array(frame_rgb))
 
 
 def record_decision(ctx: RequestContext, case: cases.Case, decision: str) -> None:

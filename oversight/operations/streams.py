@@ -25,7 +25,9 @@ from ..errors import InvalidParameterException, RekognitionError, ResourceInUseE
 from ..governance import audit
 from ..governance.gate import still_allowed
 from ..governance.records import base_fields
+from ..governance.review import hold_stream_match
 from ..rekognition import DEFAULT_MATCH_THRESHOLD, DEFAULT_PAGE_SIZE
+from ..review.withhold import CASE_MEMBER
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
 from ..video.faces import FaceSearcher, Search
@@ -39,6 +41,7 @@ from ..video.processors import (
     ProcessorStore,
 )
 from ..video.sinks import JsonlFollower, JsonlSink
+from ..video.sources import Frame
 from ..video.streams import StreamRun
 from ..video.tracker import Tracker
 from ..video.webhooks import WebhookSender, post_json
@@ -133,16 +136,19 @@ def _audit_sink(processor: Processor, session_id: str) -> Any:
     """Govern and record each match: under the key and purpose that started the processor, the
     gate re-judges it (key still active, policy still allowing the processor's stored settings)
     before the first match and then at least every OUTPUT_RECHECK_SECONDS, and a refusal stops
-    the processor; each match is then written to the audit log."""
+    the processor; each match is then written to the audit log (its identities withheld in a
+    review case when the starter's policy says so)."""
     ctx = RequestContext(account_id=processor.account_id, access_key_id=processor.access_key_id,
                          purpose=processor.purpose, request_id=session_id)
     collection = _face_search_settings(processor.definition)["CollectionId"]
     judged = {"at": float("-inf")}
 
-    def record(event: dict[str, Any]) -> None:
+    def record(event: dict[str, Any], frame: Frame) -> dict[str, Any]:
         if time.monotonic() - judged["at"] >= OUTPUT_RECHECK_SECONDS:
             still_allowed(ctx, "StartStreamProcessor", {"Name": processor.name})
             judged["at"] = time.monotonic()
+        # Under the starter's review clause the identities go to a review case first.
+        event = hold_stream_match(ctx, processor.name, collection, event, frame.rgb)
         fields = base_fields(ctx, "stream_match")
         fields.update({
             "operation": "StreamProcessorMatch",
@@ -155,7 +161,10 @@ def _audit_sink(processor: Processor, session_id: str) -> Any:
                 for face in event["FaceSearchResponse"] for m in face["MatchedFaces"][:1]
             ],
         })
+        if CASE_MEMBER in event:
+            fields["review_case"] = event[CASE_MEMBER]
         audit.write(fields)
+        return event
     return record
 
 

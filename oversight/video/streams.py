@@ -24,6 +24,9 @@ from .sources import Frame, LiveSource
 log = logging.getLogger(__name__)
 
 Sink = Callable[[dict[str, Any]], None]
+# Takes each event, with the frame it came from, before any sink sees it (the audit log, human
+# review) and returns the event as the sinks may have it; raising stops the processor.
+Gate = Callable[[dict[str, Any], Frame], dict[str, Any]]
 # Called once when the processor stops: (final status, why).
 OnStop = Callable[[str, str], None]
 
@@ -70,7 +73,7 @@ def _region_box(region: dict[str, Any]) -> tuple[float, float, float, float]:
 class StreamRun:
     def __init__(self, name: str, session_id: str, source_uri: str, stream_arn: str,
                  searcher: FaceSearcher, sinks: list[Sink], on_stop: OnStop,
-                 required_sinks: list[Sink] | None = None,
+                 required_sinks: list[Gate] | None = None,
                  event_interval: float = 1.0, max_seconds: float | None = None,
                  regions: list[dict[str, Any]] | None = None) -> None:
         self.name = name
@@ -150,7 +153,7 @@ class StreamRun:
         if due:
             for f in due:
                 last_event[f.track.index] = now
-            self._emit(match_event(self.name, self.session_id, self._arn, frame, due))
+            self._emit(match_event(self.name, self.session_id, self._arn, frame, due), frame)
 
     def _in_regions(self, found: SearchedFace, frame: Frame) -> bool:
         """Whether the face's centre lies in a region of interest (all faces when none)."""
@@ -161,9 +164,9 @@ class StreamRun:
         return any(left <= x <= right and top <= y <= bottom
                    for left, top, right, bottom in self._regions)
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def _emit(self, event: dict[str, Any], frame: Frame) -> None:
         for required in self._required:
-            required(event)
+            event = required(event, frame)
         self.events += 1
         for sink in self._sinks:
             try:
