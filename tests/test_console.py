@@ -423,6 +423,67 @@ def test_other_accounts_records_are_not_shown(logged_in: Console, astronaut: byt
     assert "other tenant" not in page.text and other.key.access_key_id not in page.text
 
 
+def _other_tenant_writes(keys: KeyStore, purpose: str) -> tuple[str, str]:
+    """Another account's key creates a collection; (its key id, the record's hash)."""
+    other = keys.create("123456789012")
+    ctx = RequestContext("123456789012", other.key.access_key_id, purpose)
+    governed_call("CreateCollection", {"CollectionId": "other-tenants-faces"}, ctx=ctx)
+    return other.key.access_key_id, AuditLog().head().hash
+
+
+def test_finding_2_report_and_overview_cover_only_the_accounts_own_records(
+    logged_in: Console,
+) -> None:
+    """Issue 12, finding 2: the console's transparency report and overview showed every tenant's
+    keys, purposes and collections, and the global audit head."""
+    governed_call("CreateCollection", {"CollectionId": "ours"}, ctx=RequestContext(
+        "000000000000", logged_in.key_id, PURPOSE))
+    other_key, theirs = _other_tenant_writes(logged_in.keys, "other tenant's case")
+    overview = logged_in.client.get("/console/")
+    ours = [r["hash"] for r in AuditLog().records() if r["account"] == "000000000000"]
+    # The head shown is the account's last record before the page's own ReadAuditLog record.
+    assert ours[-2][:16] in overview.text and theirs[:16] not in overview.text
+    report = logged_in.client.get("/console/accountability/report", params={
+        "from": "2020-01-01", "to": "2100-12-31", "format": "json"})
+    text = report.text
+    for leaked in (other_key, "other tenant's case", "other-tenants-faces", "123456789012"):
+        assert leaked not in text, leaked
+    integrity = report.json()["AuditLog"]
+    assert integrity["Valid"] and integrity["Account"] == "000000000000"
+    own = [r["hash"] for r in AuditLog().records() if r["account"] == "000000000000"]
+    assert integrity["Head"]["hash"] == own[-2] and integrity["Records"] == len(own) - 1
+    verified = logged_in.post("/console/accountability/verify", {})
+    assert "The chain verifies" in verified.text and theirs not in verified.text
+
+
+def test_finding_11_a_key_allowed_nothing_reads_nothing_and_console_reads_are_audited(
+    console: Console,
+) -> None:
+    """Issue 12, finding 11: a key allowed no operations could read the account's audit records
+    and open the event stream, and console reads were not audited."""
+    governed_call("CreateCollection", {"CollectionId": "earlier"}, ctx=RequestContext(
+        "000000000000", None, "an earlier case"))
+    put_policy(Policy(console.key_id, allowed_operations=[]))
+    assert console.login().status_code == 303  # logging in is authentication, not a read
+    for path in ("/console/", "/console/accountability"):
+        page = console.client.get(path)
+        assert "AccessDeniedException" in page.text and "an earlier case" not in page.text
+    for path in ("/console/accountability/report?from=2020-01-01&to=2100-12-31&format=json",
+                 "/console/stream-processors/any/events"):
+        refused = console.client.get(path)
+        assert refused.status_code == 400 and "AccessDeniedException" in refused.text, path
+    refusals = {r["operation"] for r in AuditLog().records()
+                if r.get("key") == console.key_id and r.get("refused_by") == "operation"}
+    assert refusals >= {"ReadAuditLog", "GetTransparencyReport", "GetStreamProcessorEvents"}
+
+    put_policy(Policy(console.key_id, allowed_operations=["ReadAuditLog"]))
+    page = console.client.get("/console/accountability")
+    assert "an earlier case" in page.text
+    read = [r for r in AuditLog().records()
+            if r.get("operation") == "ReadAuditLog" and r.get("outcome") == "ok"]
+    assert read and read[-1]["key"] == console.key_id
+
+
 # -- stream processors -------------------------------------------------------------------------
 CAMERA = "arn:aws:kinesisvideo:us-east-1:000000000000:stream/door-camera/1"
 EVENTS = "arn:aws:kinesis:us-east-1:000000000000:stream/door-events"
