@@ -44,9 +44,18 @@ class Settings:
     # Load every model when the server starts (in the background; GET /health says when it is
     # done), so the first request is as fast as the rest.
     warm_start: bool = True
-    # HTTP body limit: CompareFaces may carry two 5 MB images, base64-encoded (4/3 larger).
+    # HTTP body ceiling; each operation's own limit is lower (api/intake.py: CompareFaces, two
+    # 5 MB images base64-encoded, 14.5 MB; an operation without images 512 KiB).
     max_request_bytes: int = 16 * 1024 * 1024
+    # How long a request may wait for an inference slot before ThrottlingException.
     request_timeout_seconds: float = 120.0
+    # Reading a request: its headers must arrive within header_timeout_seconds of its first byte
+    # (or of the connection opening), its body within body_timeout_seconds of its headers; a
+    # slower connection is closed (`oversight serve`'s uvicorn protocol, api/transport.py).
+    header_timeout_seconds: float = 5.0
+    body_timeout_seconds: float = 60.0
+    # Bytes of bodies not yet authenticated, server-wide; beyond it: ThrottlingException.
+    max_unauthenticated_bytes: int = 64 * 1024 * 1024
     # Reject requests whose SigV4 date differs from the server clock by more than this.
     max_clock_skew_seconds: int = 15 * 60
     # S3-compatible endpoint that Video.S3Object and Image.S3Object are read from (credentials

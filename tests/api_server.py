@@ -42,6 +42,7 @@ class ApiServer:
     log_path: Path
     # The S3-compatible endpoint the server reads Video/Image.S3Object from ("" when none).
     s3_url: str = ""
+    pid: int = 0  # the server process (for its resident memory)
 
     @property
     def env(self) -> dict[str, str]:
@@ -101,6 +102,7 @@ def start_server(
         secret_access_key=credentials["default"]["aws_secret_access_key"],
         log_path=log_path,
         s3_url=env.get("OVERSIGHT_VIDEO_S3_ENDPOINT_URL", ""),
+        pid=process.pid,
     )
     return server, process
 

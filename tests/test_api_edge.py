@@ -1,20 +1,27 @@
 """The server's edge, as a network attacker reaches it: captured requests replayed with extra
-headers (issue 12 finding 3)."""
+headers (issue 12 finding 3); held-open uploads, half-sent headers and slow bodies against a
+server of its own with short deadlines and a small body budget (finding 7)."""
 
 from __future__ import annotations
 
 import http.client
 import io
 import json
+import socket
 import urllib.parse
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 from skimage import data
 
+from oversight.api.intake import JSON_ALLOWANCE, body_limit
+from oversight.api.service_model import operation_model
 from oversight.governance.audit import AuditLog
-from tests.api_server import ApiServer, signed_headers
+from tests.api_server import ApiServer, running_server, signed_headers
 
 TARGET = "RekognitionService."
 PURPOSE = "X-Oversight-Purpose"
@@ -117,3 +124,123 @@ def test_repeated_signed_headers_are_refused(api_server: ApiServer) -> None:
     # Unsigned headers that nothing reads may repeat, as HTTP allows.
     extra = [("X-Forwarded-For", "10.0.0.1"), ("X-Forwarded-For", "10.0.0.2")]
     assert raw_post(api_server, [*extra, *headers], body)[0] == 200
+
+
+# -- finding 7: what an unauthenticated client can hold -----------------------------------------
+BUDGET = 16 * 1024 * 1024
+EDGE_ENV = {
+    "OVERSIGHT_HEADER_TIMEOUT_SECONDS": "1",
+    "OVERSIGHT_BODY_TIMEOUT_SECONDS": "3",
+    "OVERSIGHT_MAX_UNAUTHENTICATED_BYTES": str(BUDGET),
+}
+
+
+@pytest.fixture(scope="module")
+def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    with running_server(tmp_path_factory.mktemp("edge-server"), EDGE_ENV) as server:
+        yield server
+
+
+def _connect(server: ApiServer) -> socket.socket:
+    url = urllib.parse.urlsplit(server.url)
+    connection = socket.create_connection((url.hostname, url.port), timeout=30)
+    return connection
+
+
+def _answer(connection: socket.socket) -> bytes:
+    """What the server sends before closing (b"" when it closes without a word)."""
+    received = b""
+    try:
+        while chunk := connection.recv(65536):
+            received += chunk
+            if b"\r\n\r\n" in received and b'"Message"' in received:
+                break
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def _upload_head(operation: str, length: int) -> bytes:
+    return (
+        f"POST / HTTP/1.1\r\nHost: edge\r\nX-Amz-Target: {TARGET}{operation}\r\n"
+        f"Content-Type: application/x-amz-json-1.1\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def _rss_mb(server: ApiServer) -> float:
+    status = Path(f"/proc/{server.pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def test_body_limits_come_from_the_operation() -> None:
+    image = 4 * -(-5 * 1024 * 1024 // 3)  # one 5 MB image as base64
+    assert body_limit(operation_model("ListCollections")) == JSON_ALLOWANCE
+    assert body_limit(operation_model("DetectFaces")) == JSON_ALLOWANCE + image
+    assert body_limit(operation_model("CompareFaces")) == JSON_ALLOWANCE + 2 * image
+
+
+def test_a_body_over_the_operations_limit_is_refused_before_it_is_read(
+    edge_server: ApiServer,
+) -> None:
+    with _connect(edge_server) as connection:
+        connection.sendall(_upload_head("ListCollections", JSON_ALLOWANCE + 1))  # and no body
+        answer = _answer(connection)
+    assert b" 400 " in answer.split(b"\r\n")[0] and b"ValidationException" in answer, answer
+
+
+def test_half_sent_headers_and_idle_connections_are_closed(edge_server: ApiServer) -> None:
+    connections = [_connect(edge_server) for _ in range(50)]
+    try:
+        for i, connection in enumerate(connections):
+            if i % 5:  # and every fifth sends nothing at all
+                connection.sendall(b"POST / HTTP/1.1\r\nHost: edge\r\nX-Amz-Tar")
+        # Closed by the server (1 s header deadline); a timeout here means it kept them open.
+        assert all(_answer(connection) == b"" for connection in connections)
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def test_a_slow_body_is_timed_out(edge_server: ApiServer) -> None:
+    with _connect(edge_server) as connection:
+        connection.sendall(_upload_head("ListCollections", 100) + b'{"MaxRes')
+        answer = _answer(connection)
+    assert b" 408 " in answer.split(b"\r\n")[0] and b"RequestTimeoutException" in answer, answer
+
+
+def test_held_uploads_are_capped_by_the_unauthenticated_budget(edge_server: ApiServer) -> None:
+    """24 clients each start a 7 MB upload and send 6 MB of it: only two fit the 16 MB budget,
+    the others are refused at once, and the server's memory does not grow by their bodies."""
+    declared, sent = 7_000_000, b"A" * 6_000_000
+    before = _rss_mb(edge_server)
+
+    def start_upload(_: int) -> socket.socket:
+        connection = _connect(edge_server)
+        try:
+            connection.sendall(_upload_head("DetectFaces", declared) + sent)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused and closed while we were still sending
+        return connection
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        connections = list(pool.map(start_upload, range(24)))
+    try:
+        grown = _rss_mb(edge_server) - before
+        held = []
+        for connection in connections:
+            connection.setblocking(False)
+            try:
+                answered = connection.recv(65536)
+            except BlockingIOError:
+                held.append(connection)  # nothing answered yet: its body is being received
+                continue
+            except ConnectionResetError:
+                continue
+            finally:
+                connection.setblocking(True)
+            assert answered == b"" or b"ThrottlingException" in answered, answered[:300]
+        assert len(held) <= BUDGET // declared, len(held)
+        assert grown < 48, f"RSS grew by {grown:.0f} MB while 24 x 6 MB uploads were held"
+    finally:
+        for connection in connections:
+            connection.close()

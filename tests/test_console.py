@@ -216,6 +216,18 @@ def test_redirects_and_links_never_name_the_host_header(console: Console) -> Non
     assert 'action="/console/login"' in answers[0].text
 
 
+def test_the_login_form_is_small(console: Console) -> None:
+    """Issue 12 finding 7: a stranger's login form is read before anyone is known."""
+    answer = console.client.post(
+        "/console/login",
+        data={"csrf_token": console.csrf(), "access_key_id": console.key_id,
+              "secret_access_key": console.secret, "purpose": "x" * 20_000},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 413
+    assert console.client.get("/console/", follow_redirects=False).status_code == 303
+
+
 def test_a_revoked_key_cannot_log_in_or_keep_its_session(logged_in: Console) -> None:
     assert logged_in.client.get("/console/collections").status_code == 200
     logged_in.keys.revoke(logged_in.key_id)

@@ -36,7 +36,6 @@ from ..console import console_routes
 from ..errors import (
     InternalServerError,
     RekognitionError,
-    RequestTimeoutException,
     ThrottlingException,
     UnknownOperationException,
     UnsupportedOperationException,
@@ -50,11 +49,12 @@ from ..operations.video import start_video_services, stop_video_services
 from ..review.withhold import CASE_HEADER, CASE_MEMBER
 from .auth import Principal, SignedRequest, authenticate, request_headers
 from .events import StreamSlots, open_event_stream
+from .intake import UnauthenticatedBytes, body_limit, unauthenticated_body
 from .keys import KeyStore
 from .notices import notice_headers
 from .observability import IN_FLIGHT, WAITING, AccessRecord, configure_access_log, finish
 from .service_model import TARGET_PREFIX, operation_model
-from .validation import parse_body, too_large, validate_request
+from .validation import parse_body, validate_request
 from .warmup import start_warm_up, warm_status
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -69,6 +69,7 @@ class _State:
         self.config = config
         self.keys = keys
         self.slots = anyio.CapacityLimiter(config.max_concurrent_inference)
+        self.unauthenticated = UnauthenticatedBytes(config.max_unauthenticated_bytes)
         self.streams = StreamSlots(
             config.max_event_streams_per_key, config.event_stream_recheck_seconds
         )
@@ -91,26 +92,6 @@ def _error_response(error: RekognitionError, request_id: str) -> Response:
         media_type=JSON_CONTENT_TYPE,
         headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code},
     )
-
-
-async def _read_body(
-    request: Request, operation: OperationModel, limit: int, timeout: float
-) -> bytes:
-    declared = request.headers.get("content-length", "")
-    message = f"Request body exceeds the {limit} byte limit."
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large(operation, message)
-    chunks: list[bytes] = []
-    size = 0
-    with anyio.move_on_after(timeout) as scope:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large(operation, message)
-            chunks.append(chunk)
-    if scope.cancelled_caught:
-        raise RequestTimeoutException(f"Request body not received within {timeout} seconds.")
-    return b"".join(chunks)
 
 
 def _target_operation(headers: dict[str, str]) -> OperationModel:
@@ -242,11 +223,13 @@ async def _admit_request(
     headers = request_headers(request.scope["headers"])
     model = _target_operation(headers)
     name = record.operation = model.name
-    body = await _read_body(
-        request, model, state.config.max_request_bytes, state.config.request_timeout_seconds
-    )
-    record.bytes_in = len(body)
-    principal = await anyio.to_thread.run_sync(_authenticate, state, request, body)
+    config = state.config
+    limit = min(body_limit(model), config.max_request_bytes)
+    async with unauthenticated_body(
+        request, model, limit, state.unauthenticated, config.body_timeout_seconds
+    ) as body:
+        record.bytes_in = len(body)
+        principal = await anyio.to_thread.run_sync(_authenticate, state, request, body)
     record.access_key_id, record.account_id = principal.access_key_id, principal.account_id
     validated = await anyio.to_thread.run_sync(validate_request, model, parse_body(body))
     handler = _handler_for(name)

@@ -52,8 +52,15 @@ names a policy's allowed operations can list), runs through one governed call
 (docs/ARCHITECTURE.md, "Governance").
 
 Other endpoints: `GET /health`, `GET /metrics` (Prometheus). Limits (`oversight/config.py`):
-request body `max_request_bytes`; at most `max_concurrent_inference` operations at once; a request
-waiting longer than `request_timeout_seconds` for its turn answers `ThrottlingException`.
+a request body is bounded by its operation before it is read (its images at 5 MB each, as base64,
+plus 512 KiB: CompareFaces 14.5 MB, DetectFaces 7.5 MB, an operation without images 512 KiB;
+`ImageTooLargeException` or `ValidationException`), and by `max_request_bytes`; bodies not yet
+authenticated share `max_unauthenticated_bytes` (64 MiB; beyond it `ThrottlingException`); headers
+must arrive within `header_timeout_seconds` (5) and a body within `body_timeout_seconds` (60, else
+`RequestTimeoutException`); images are JPEG or PNG, each side 80-10,000 px, at most 20:1, and a
+PNG at most 4096x3072 px (a larger JPEG is analysed reduced); at most `max_concurrent_inference`
+operations at once; a request waiting longer than `request_timeout_seconds` for its turn answers
+`ThrottlingException`.
 
 Served: **{served}** of {total} Rekognition operations{extensions_note}.
 

@@ -19,6 +19,7 @@ def serve(
 
     from ..api.app import create_app
     from ..api.keys import AccessKey, KeyStore, bootstrap_credentials
+    from ..api.transport import deadline_protocol
     from ..governance import gate
 
     config = settings()
@@ -48,6 +49,7 @@ def serve(
         port=port or config.port,
         access_log=False,  # the app writes its own structured access lines
         timeout_keep_alive=30,
+        http=deadline_protocol(config.header_timeout_seconds, config.body_timeout_seconds),
     )
 
 

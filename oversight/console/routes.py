@@ -59,6 +59,8 @@ from .session import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The login form is read before anyone is known: a key id, a secret, a purpose, a CSRF token.
+_LOGIN_FORM_BYTES = 16 * 1024
 _FACES_PER_PAGE = 50
 # The overview and collections pages describe (and so audit) at most this many collections.
 _DESCRIBED_COLLECTIONS = 20
@@ -435,7 +437,7 @@ async def report(request: Request, user: ConsoleUser) -> Response:
 ROUTES = [
     Route("/", overview, name="overview"),
     Route("/login", login_page, name="login"),
-    Route("/login", login, methods=["POST"], name="login_submit"),
+    Route("/login", login, methods=["POST"], name="login_submit", max_body_size=_LOGIN_FORM_BYTES),
     Route("/logout", logout, methods=["POST"], name="logout"),
     Route("/purpose", purpose, methods=["POST"], name="purpose"),
     Route("/collections", collections, name="collections"),
