@@ -1,8 +1,8 @@
-"""The face pipeline: detect, align, embed and describe faces in Rekognition's terms."""
+"""The face pipeline: detect, align and embed faces, and read their attributes as numbers
+(operations/face_detail.py puts them in Rekognition's FaceDetail)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,7 +12,7 @@ import dlib
 import numpy as np
 
 from ..images import DecodedImage
-from ..models.age_gender import AgeGenderModel
+from ..models.age_gender import AgeGender, AgeGenderModel
 from ..models.dlib_models import DlibResNet, ShapePredictor5
 from ..models.emotion import EMOTION_TYPES, EmotionClassifier
 from ..models.face_cover import FaceCoverClassifier
@@ -20,7 +20,7 @@ from ..models.facemesh import FaceMesh
 from ..models.iris import EyeReading, Iris
 from ..models.sface import SFace
 from ..models.yunet import YuNet
-from . import geometry, quality
+from . import geometry
 from .embedding import fuse
 
 # Attribute names of Rekognition's `Attributes` request member that Oversight can answer.
@@ -61,12 +61,6 @@ def unanswered_attributes(names: Iterable[str] | None) -> list[str]:
     """The request's `Attributes` values (explicit, or implied by ALL) left unanswered."""
     asked = set(names or ())
     return [name for name in UNANSWERED_ATTRIBUTES if name in asked or "ALL" in asked]
-
-
-def probability_attribute(probability: float) -> dict[str, Any]:
-    """Rekognition's {Value, Confidence} for a yes/no model output: yes from 0.5 up, and the
-    confidence of whichever answer is given."""
-    return {"Value": probability >= 0.5, "Confidence": max(probability, 1.0 - probability) * 100.0}
 
 
 @dataclass(frozen=True)
@@ -139,11 +133,11 @@ class FaceAnalyzer:
         """The face's 468 FaceMesh points (x, y in image pixels, z), read by `geometry`."""
         return self._mesh(image.rgb, face.box, face.landmarks5)[0]
 
-    def emotions(self, image: DecodedImage, face: DetectedFace) -> list[dict[str, Any]]:
-        """Rekognition's Emotions, most likely first (no CONFUSED: models.emotion)."""
+    def emotions(self, image: DecodedImage, face: DetectedFace) -> dict[str, float]:
+        """Probability (0-1) of each of Rekognition's emotion types (no CONFUSED:
+        models.emotion)."""
         probabilities = self._emotions(image.grey, face.box)
-        ranked = sorted(zip(EMOTION_TYPES, probabilities, strict=True), key=lambda e: -e[1])
-        return [{"Type": name, "Confidence": float(p) * 100.0} for name, p in ranked]
+        return {name: float(p) for name, p in zip(EMOTION_TYPES, probabilities, strict=True)}
 
     def emotions_by_network(self, image: DecodedImage, face: DetectedFace) -> dict[str, Any]:
         """Each expression network's probabilities over EMOTION_TYPES (the evaluation compares
@@ -154,65 +148,12 @@ class FaceAnalyzer:
         """Probability that a mask covers the face."""
         return self._face_cover(image.rgb, face.box)
 
-    def face_detail(
-        self, image: DecodedImage, face: DetectedFace, attributes: frozenset[str]
-    ) -> dict[str, Any]:
-        """Rekognition's FaceDetail for one face, with the requested attribute members."""
-        detail: dict[str, Any] = {
-            "BoundingBox": face.bounding_box(image),
-            "Confidence": face.score * 100.0,
-        }
-        if attributes & {"Landmarks", "Pose", "EyesOpen", "MouthOpen", "Smile"}:
-            mesh = self.mesh(image, face)
-            if attributes & {"Landmarks", "EyesOpen"}:
-                eyes = self._eyes(image, mesh)
-            if "Landmarks" in attributes:
-                pupils = (eyes[0].pupil, eyes[1].pupil)
-                detail["Landmarks"] = geometry.landmarks(mesh, pupils, image.width, image.height)
-            if "Pose" in attributes:
-                pose = geometry.head_pose(mesh)
-                detail["Pose"] = {"Roll": pose.roll, "Yaw": pose.yaw, "Pitch": pose.pitch}
-            if "EyesOpen" in attributes:
-                openness = (eyes[0].openness + eyes[1].openness) / 2.0
-                detail["EyesOpen"] = geometry.boolean_attribute(
-                    openness, geometry.EYE_OPEN_RATIO, 0.05
-                )
-            if "MouthOpen" in attributes:
-                detail["MouthOpen"] = geometry.boolean_attribute(
-                    geometry.mouth_openness(mesh), geometry.MOUTH_OPEN_RATIO, 0.08
-                )
-            if "Smile" in attributes:
-                detail["Smile"] = geometry.boolean_attribute(
-                    geometry.smile_score(mesh), geometry.SMILE_RATIO, geometry.SMILE_SPREAD
-                )
-        if "Quality" in attributes:
-            gray = quality.face_crop_gray(image.bgr, face.box)
-            detail["Quality"] = {
-                "Brightness": quality.brightness(gray),
-                "Sharpness": quality.sharpness(gray),
-            }
-        if "Emotions" in attributes:
-            detail["Emotions"] = self.emotions(image, face)
-        if "FaceOccluded" in attributes:
-            detail["FaceOccluded"] = probability_attribute(self.face_cover(image, face))
-        if attributes & {"AgeRange", "Gender"}:
-            estimate = self._age_gender(image.rgb, self.shape5(image, face))
-            if "AgeRange" in attributes:
-                spread = max(estimate.age_spread, 2.0)
-                detail["AgeRange"] = {
-                    "Low": max(0, math.floor(estimate.age - spread)),
-                    "High": math.ceil(estimate.age + spread),
-                }
-            if "Gender" in attributes:
-                male = probability_attribute(estimate.male_probability)
-                detail["Gender"] = {
-                    "Value": "Male" if male["Value"] else "Female",
-                    "Confidence": male["Confidence"],
-                }
-        return detail
+    def age_gender(self, image: DecodedImage, face: DetectedFace) -> AgeGender:
+        """Expected age, its spread and the probability the face is male."""
+        return self._age_gender(image.rgb, self.shape5(image, face))
 
-    def _eyes(self, image: DecodedImage, mesh: np.ndarray) -> tuple[EyeReading, EyeReading]:
-        """Iris readings of the image-left and image-right eye."""
+    def eyes(self, image: DecodedImage, mesh: np.ndarray) -> tuple[EyeReading, EyeReading]:
+        """Iris readings of the image-left and image-right eye (`mesh` places them)."""
         left = self._iris(image.rgb, *mesh[list(geometry.LEFT_EYE_CORNERS), :2], mirrored=False)
         right = self._iris(image.rgb, *mesh[list(geometry.RIGHT_EYE_CORNERS), :2], mirrored=True)
         return left, right

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..analysis import EMBEDDING_MODEL, face_analyzer
 from ..analysis.embedding import SFACE_WEIGHT, split_fused
+from ..operations.face_detail import face_detail
 from . import plots
 from .datasets import read_labelled_faces
 from .embeddings import FaceChoice, embed_files, read_rgb
@@ -88,7 +89,8 @@ def _predict_attributes(paths: list[Path], progress: bool) -> tuple[list[str | N
         if not faces:
             genders.append(None)
             continue
-        detail = analyzer.face_detail(image, faces[0], frozenset({"AgeRange", "Gender"}))
+        # What the API answers (AgeRange bounds, Gender) is what is measured.
+        detail = face_detail(image, faces[0], frozenset({"AgeRange", "Gender"}), analyzer)
         genders.append(detail["Gender"]["Value"])
         ages[i] = (detail["AgeRange"]["Low"] + detail["AgeRange"]["High"]) / 2
     return genders, ages

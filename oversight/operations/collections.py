@@ -36,6 +36,7 @@ from ..images import DecodedImage
 from ..rekognition import DEFAULT_MATCH_THRESHOLD, DEFAULT_PAGE_SIZE, MAX_SEARCH_FACES
 from . import RequestContext, operation
 from .arns import COLLECTION, resource_arn
+from .face_detail import face_detail
 from .image_input import request_image
 from .quality_filter import NEEDED_ATTRIBUTES, quality_reasons
 
@@ -91,7 +92,7 @@ def analyse_faces(
     needed = wanted | (NEEDED_ATTRIBUTES if quality_filter != "NONE" else frozenset())
     results = []
     for face in analyzer.detect(image):
-        detail = analyzer.face_detail(image, face, needed)
+        detail = face_detail(image, face, needed, analyzer)
         reasons = quality_reasons(detail, image.width, image.height, quality_filter)
         for member in needed - wanted:
             detail.pop(member, None)

@@ -14,6 +14,7 @@ from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_FACES_PER_IMAGE
 from . import operation
 from .collections import analyse_faces
 from .context import RequestContext
+from .face_detail import face_detail
 from .image_input import request_image
 from .unsupported import partly
 
@@ -36,7 +37,7 @@ def detect_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
     attributes = requested_attributes(request.get("Attributes"))
     analyzer = face_analyzer()
     faces = analyzer.detect(image)[:MAX_FACES_PER_IMAGE]
-    return {"FaceDetails": [analyzer.face_detail(image, face, attributes) for face in faces]}
+    return {"FaceDetails": [face_detail(image, face, attributes, analyzer) for face in faces]}
 
 
 def _faces_passing(image: DecodedImage, level: str) -> list[tuple[DetectedFace, dict[str, Any]]]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import cv2
 
-from ..analysis import face_analyzer
 from ..analysis.faces import ALL_ATTRIBUTES, DEFAULT_ATTRIBUTES
 from ..analysis.people import detect_people
 from ..collections import collection_service
@@ -45,6 +44,7 @@ from ..video.worker import JobRunner, Progress
 from . import call, operation
 from .collections import face_api, searchable_collection, similarity_matches
 from .context import RequestContext
+from .face_detail import face_detail
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _people(image: DecodedImage) -> list[dict[str, Any]]:
 
 def _describe(attributes: frozenset[str]) -> Callable[[DecodedImage, Any], dict[str, Any]]:
     def describe(image: DecodedImage, face: Any) -> dict[str, Any]:
-        return face_analyzer().face_detail(image, face, attributes)
+        return face_detail(image, face, attributes)
 
     return describe
 
