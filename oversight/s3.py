@@ -87,6 +87,12 @@ def object_size(s3_object: dict[str, Any], member: str) -> int:
         return int(client.head_object(**arguments).get("ContentLength", 0))
 
 
+def put_object(bucket: str, key: str, body: bytes, content_type: str) -> None:
+    """Write an object (results Oversight hands back through S3, as Rekognition does)."""
+    with _s3_errors({"Bucket": bucket, "Key": key}):
+        _client().put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
 @contextmanager
 def open_object(s3_object: dict[str, Any], member: str) -> Iterator[tuple[int, BinaryIO]]:
     """(size in bytes, readable body) of the object for the duration of the `with`."""

@@ -426,6 +426,12 @@ ROWS: tuple[Row, ...] = (
     *(Row(f"Start{job}", VIDEO_START + ((COLLECTION, FACE_MATCH) if job == "FaceSearch" else ()),
           audited=job in _FACE_VIDEO_JOBS, changes_state=True) for job in VIDEO_JOBS),
     *(Row(f"Get{job}", (StoredJob(),), audited=job in _FACE_VIDEO_JOBS) for job in VIDEO_JOBS),
+    # Bulk moderation over an S3 manifest (no faces are compared or stored)
+    Row("StartMediaAnalysisJob", (BucketAt(("Input", "S3Object", "Bucket")),
+                                  BucketAt(("OutputConfig", "S3Bucket"))),
+        audited=False, changes_state=True),
+    Row("GetMediaAnalysisJob", audited=False),
+    Row("ListMediaAnalysisJobs", audited=False),
     # Stream processors
     Row("CreateStreamProcessor", STREAM_DEFINITION + STREAM_SEARCH, changes_state=True),
     Row("DescribeStreamProcessor", (StoredProcessor(),)),

@@ -14,8 +14,6 @@ _NO_LIVENESS = (
     "face liveness needs an anti-spoofing model and a client-side video challenge; neither is "
     "evaluated here yet"
 )
-_MEDIA_ANALYSIS = "bulk media-analysis jobs (S3 manifests) are not implemented yet"
-
 for _name in (
     "RecognizeCelebrities", "GetCelebrityInfo", "GetCelebrityRecognition",
     "StartCelebrityRecognition",
@@ -32,5 +30,3 @@ for _name in (
     unsupported(_name, _CUSTOM_LABELS)
 for _name in ("CreateFaceLivenessSession", "GetFaceLivenessSessionResults"):
     unsupported(_name, _NO_LIVENESS)
-for _name in ("GetMediaAnalysisJob", "ListMediaAnalysisJobs", "StartMediaAnalysisJob"):
-    unsupported(_name, _MEDIA_ANALYSIS)

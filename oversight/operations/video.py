@@ -166,8 +166,15 @@ def _tasks(job: Job, info: VideoInfo) -> tuple[list[FrameTask], float]:
     raise InvalidParameterException(f"{job.operation} is not a video job")
 
 
+# Jobs of other kinds that share the job store and worker pool (StartMediaAnalysisJob), by
+# the operation that starts them; registered by their module.
+OTHER_JOBS: dict[str, Callable[[Job, Progress], tuple[dict[str, Any], dict[str, Any]]]] = {}
+
+
 def execute(job: Job, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run a claimed job to the end: (VideoMetadata, results)."""
+    if job.operation in OTHER_JOBS:
+        return OTHER_JOBS[job.operation](job, progress)
     with local_video(job.source) as path:
         info = probe(path)
         tasks, fps = _tasks(job, info)

@@ -44,6 +44,7 @@ class Job:
     owner: str | None
     heartbeat_at: datetime | None
     created_at: datetime
+    finished_at: datetime | None
 
 
 def from_row(record: type[T], row: Any) -> T:
@@ -159,6 +160,16 @@ class JobStore:
                 return None
             row = connection.execute(select(video_jobs).where(video_jobs.c.job_id == job_id)).one()
         return from_row(Job, row)
+
+    def jobs_of(self, account_id: str, operation: str) -> list[Job]:
+        """The account's jobs started by `operation`, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(video_jobs).where(video_jobs.c.account_id == account_id,
+                                         video_jobs.c.operation == operation)
+                .order_by(video_jobs.c.created_at, video_jobs.c.job_id)
+            ).all()
+        return [from_row(Job, row) for row in rows]
 
     def unfinished(self) -> list[Job]:
         with self.engine.connect() as connection:

@@ -56,12 +56,12 @@ async function runStep(step, saved) {
   const input = fill(step.input, saved);
   let output = await client.send(new Command(input));
   const deadline = Date.now() + jobMillis;
-  while (step.wait && output.JobStatus === "IN_PROGRESS" && Date.now() < deadline) {
+  while (step.wait && output[step.wait] === "IN_PROGRESS" && Date.now() < deadline) {
     await sleep(500);
     output = await client.send(new Command(input));
   }
-  if (step.wait && output.JobStatus !== "SUCCEEDED") {
-    throw new Error(`job ended ${output.JobStatus}: ${output.StatusMessage}`);
+  if (step.wait && output[step.wait] !== "SUCCEEDED") {
+    throw new Error(`job ended ${output[step.wait]}: ${output.StatusMessage}`);
   }
   for (const [name, dotted] of Object.entries(step.save || {})) {
     saved[name] = pick(output, dotted);

@@ -1,0 +1,66 @@
+"""StartMediaAnalysisJob / GetMediaAnalysisJob / ListMediaAnalysisJobs through boto3: bulk
+DetectModerationLabels over a JSON Lines manifest in the server's S3 endpoint, results in S3."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.api_server import ApiServer
+from tests.conftest import shared_path
+
+BUCKET = "media-analysis"
+PHOTOS = {"dog.jpg": "labels/darknet/data/dog.jpg",
+          "face.jpg": "faces/lfw-devtrain/images/George_W_Bush/George_W_Bush_0353.jpg"}
+
+
+def _s3(server: ApiServer) -> Any:
+    return boto3.client("s3", endpoint_url=server.s3_url, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def test_a_manifest_is_moderated_image_by_image_into_s3(api_server: ApiServer,
+                                                        rekognition: Any) -> None:
+    s3 = _s3(api_server)
+    s3.create_bucket(Bucket=BUCKET)
+    for name, relative in PHOTOS.items():
+        s3.put_object(Bucket=BUCKET, Key=f"in/{name}", Body=shared_path(relative).read_bytes())
+    manifest = [json.dumps({"source-ref": f"s3://{BUCKET}/in/{name}"}) for name in PHOTOS]
+    manifest += [json.dumps({"source-ref": f"s3://{BUCKET}/in/absent.jpg"}), "not json"]
+    s3.put_object(Bucket=BUCKET, Key="in/manifest.jsonl", Body="\n".join(manifest).encode())
+    job_id = rekognition.start_media_analysis_job(
+        JobName="nightly", OperationsConfig={"DetectModerationLabels": {"MinConfidence": 0}},
+        Input={"S3Object": {"Bucket": BUCKET, "Name": "in/manifest.jsonl"}},
+        OutputConfig={"S3Bucket": BUCKET, "S3KeyPrefix": "out"})["JobId"]
+    deadline = time.monotonic() + 180
+    while (job := rekognition.get_media_analysis_job(JobId=job_id))["Status"] == "IN_PROGRESS":
+        assert time.monotonic() < deadline, "the job is stuck IN_PROGRESS"
+        time.sleep(0.5)
+    assert job["Status"] == "SUCCEEDED", job.get("FailureDetails")
+    assert job["JobName"] == "nightly" and job["CompletionTimestamp"] >= job["CreationTimestamp"]
+    results = job["Results"]["S3Object"]
+    assert results == {"Bucket": BUCKET, "Name": f"out/{job_id}/results/manifest.jsonl"}
+    lines = [json.loads(line) for line in s3.get_object(
+        Bucket=BUCKET, Key=results["Name"])["Body"].read().decode().splitlines()]
+    by_name = {line["source-ref"].rsplit("/", 1)[-1]: line for line in lines}
+    for name, relative in PHOTOS.items():  # the same answer as DetectModerationLabels alone
+        alone = rekognition.detect_moderation_labels(
+            Image={"Bytes": shared_path(relative).read_bytes()}, MinConfidence=0)
+        assert (by_name[name]["detect-moderation-labels"]["ModerationLabels"]
+                == alone["ModerationLabels"])
+    assert by_name["absent.jpg"]["error"]["Code"] == "InvalidS3ObjectException"
+    summary = json.loads(s3.get_object(Bucket=BUCKET, Key=job["ManifestSummary"]["S3Object"][
+        "Name"])["Body"].read())
+    assert summary["statistics"] == {"total-json-lines": 4, "valid-json-lines": 3,
+                                     "invalid-json-lines": 1}
+    listed = rekognition.list_media_analysis_jobs()["MediaAnalysisJobs"]
+    assert job_id in {j["JobId"] for j in listed}
+    with pytest.raises(rekognition.exceptions.InvalidS3ObjectException):
+        rekognition.start_media_analysis_job(
+            OperationsConfig={"DetectModerationLabels": {}},
+            Input={"S3Object": {"Bucket": BUCKET, "Name": "in/none.jsonl"}},
+            OutputConfig={"S3Bucket": BUCKET})
