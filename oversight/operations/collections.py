@@ -12,112 +12,29 @@ from typing import Any
 
 from ..analysis import (
     EMBEDDING_MODEL,
-    FACE_MODEL_VERSION,
     face_analyzer,
     face_model_version,
     requested_attributes,
-    similarity_from_cosine,
 )
 from ..collections import (
     Box,
-    Collection,
     FaceMatch,
     NewFace,
     Requester,
-    StoredFace,
     collection_service,
 )
 from ..collections.pagination import decode_token, encode_token
-from ..errors import (
-    InvalidParameterException,
-    ServiceQuotaExceededException,
-)
-from ..images import DecodedImage
-from ..rekognition import DEFAULT_MATCH_THRESHOLD, DEFAULT_PAGE_SIZE, MAX_SEARCH_FACES
+from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_SEARCH_FACES
 from . import RequestContext, operation
-from .arns import COLLECTION, resource_arn
-from .face_detail import face_detail
+from .face_matching import analyse_faces, face_api, searched_face, similarity_matches
 from .image_input import request_image
-from .quality_filter import NEEDED_ATTRIBUTES, quality_reasons
-
-MAX_TAGS = 50
-
-
-# -- shared pieces (also used by operations/users.py) ----------------------------------------
-def collection_arn(collection: Collection) -> str:
-    return resource_arn(COLLECTION, collection.account_id, collection.collection_id)
-
-
-def requested_collection(request: dict[str, Any], ctx: RequestContext) -> Collection:
-    """The caller's collection named by the request (ResourceNotFoundException if none)."""
-    return collection_service().collection(ctx.account_id, request["CollectionId"])
-
-
-def searchable_collection(request: dict[str, Any], ctx: RequestContext) -> Collection:
-    """The requested collection, checked to hold vectors comparable with this server's model."""
-    collection = requested_collection(request, ctx)
-    if collection.face_model != EMBEDDING_MODEL:
-        raise InvalidParameterException(
-            f"Collection {collection.collection_id} holds faces of model "
-            f"{collection.face_model}; this server embeds with {EMBEDDING_MODEL}"
-        )
-    return collection
-
-
-def face_api(face: StoredFace) -> dict[str, Any]:
-    """Rekognition's Face shape for a stored face."""
-    shaped: dict[str, Any] = {
-        "FaceId": face.face_id,
-        "BoundingBox": face.box.to_api(),
-        "ImageId": face.image_id,
-        "Confidence": face.confidence,
-        "IndexFacesModelVersion": FACE_MODEL_VERSION,
-    }
-    if face.external_image_id is not None:
-        shaped["ExternalImageId"] = face.external_image_id
-    if face.user_id is not None:
-        shaped["UserId"] = face.user_id
-    return shaped
-
-
-def page_size(request: dict[str, Any], default: int = DEFAULT_PAGE_SIZE) -> int:
-    return request.get("MaxResults") or default
-
-
-def analyse_faces(
-    image: DecodedImage, wanted: frozenset[str], quality_filter: str
-) -> list[tuple[Any, dict[str, Any], list[str]]]:
-    """(face, FaceDetail with the `wanted` members, quality reasons) per face, largest first."""
-    analyzer = face_analyzer()
-    needed = wanted | (NEEDED_ATTRIBUTES if quality_filter != "NONE" else frozenset())
-    results = []
-    for face in analyzer.detect(image):
-        detail = face_detail(image, face, needed, analyzer)
-        reasons = quality_reasons(detail, image.width, image.height, quality_filter)
-        for member in needed - wanted:
-            detail.pop(member, None)
-        results.append((face, detail, reasons))
-    return results
-
-
-def searched_face(
-    image: DecodedImage, quality_filter: str, wanted: frozenset[str] = frozenset()
-) -> tuple[Any, dict[str, Any], list[tuple[dict[str, Any], list[str]]]]:
-    """The largest face passing the filter, its detail, and (detail, reasons) of the others."""
-    faces = analyse_faces(image, wanted, quality_filter)
-    if not faces:
-        raise InvalidParameterException("There are no faces in the image. Should be at least 1.")
-    passing = [entry for entry in faces if not entry[2]]
-    if not passing:
-        raise InvalidParameterException("No face in the image passed the quality filter")
-    face, detail, _ = passing[0]
-    others = [(d, reasons or ["FACE_NOT_LARGEST"]) for f, d, reasons in faces if f is not face]
-    return face, detail, others
-
-
-def similarity_matches(matches: list[FaceMatch], threshold: float) -> list[tuple[FaceMatch, float]]:
-    scored = [(match, float(similarity_from_cosine(match.cosine))) for match in matches]
-    return [(match, similarity) for match, similarity in scored if similarity >= threshold]
+from .resources import (
+    check_tags,
+    collection_arn,
+    page_size,
+    requested_collection,
+    searchable_collection,
+)
 
 
 def _face_matches(matches: list[FaceMatch], request: dict[str, Any]) -> list[dict[str, Any]]:
@@ -126,13 +43,6 @@ def _face_matches(matches: list[FaceMatch], request: dict[str, Any]) -> list[dic
         {"Similarity": similarity, "Face": face_api(match.face)}
         for match, similarity in similarity_matches(matches, threshold)
     ]
-
-
-def check_tags(tags: dict[str, str], existing: int = 0) -> None:
-    if any(key.startswith("aws:") for key in tags):
-        raise InvalidParameterException("Tag keys starting with aws: are reserved")
-    if existing + len(tags) > MAX_TAGS:
-        raise ServiceQuotaExceededException(f"A resource can have at most {MAX_TAGS} tags")
 
 
 # -- collections -----------------------------------------------------------------------------

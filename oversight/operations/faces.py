@@ -12,9 +12,9 @@ from ..errors import InvalidParameterException
 from ..images import DecodedImage
 from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_FACES_PER_IMAGE
 from . import operation
-from .collections import analyse_faces
 from .context import RequestContext
 from .face_detail import face_detail
+from .face_matching import analyse_faces
 from .image_input import request_image
 from .unsupported import partly
 

@@ -15,9 +15,10 @@ from ..images import DecodedImage
 from ..redaction import Encoder, Region, Spared, SpareRule, redact_image
 from ..rekognition import bounding_box
 from . import operation
-from .collections import searchable_collection, similarity_matches
 from .context import RequestContext
+from .face_matching import similarity_matches
 from .image_input import request_image
+from .resources import searchable_collection
 
 # A spared face stays visible, so a false match exposes someone who did not consent: the
 # default asks for Similarity 90 (an estimated false-match rate of 3 in 1,000,000).

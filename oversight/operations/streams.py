@@ -47,8 +47,8 @@ from ..video.tracker import Tracker
 from ..video.webhooks import WebhookSender, post_json
 from . import operation
 from .arns import STREAM_PROCESSOR, resource_arn
-from .collections import check_tags, searchable_collection
 from .context import RequestContext
+from .resources import check_tags, searchable_collection
 from .video import collection_search
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from ..collections import collection_service
 from ..errors import ResourceNotFoundException
 from . import RequestContext, operation
 from .arns import COLLECTION, parse_resource_arn
-from .collections import check_tags
+from .resources import check_tags
 from .streams import processor_store
 
 

@@ -32,13 +32,9 @@ from ..rekognition import (
     MAX_SEARCH_FACES,
 )
 from . import RequestContext, operation
-from .collections import (
-    requested_collection,
-    searchable_collection,
-    searched_face,
-    similarity_matches,
-)
+from .face_matching import searched_face, similarity_matches
 from .image_input import request_image
+from .resources import requested_collection, searchable_collection
 
 
 def _idempotent(

@@ -42,9 +42,10 @@ from ..video.tasks import (
 from ..video.webhooks import post_json
 from ..video.worker import JobRunner, Progress
 from . import call, operation
-from .collections import face_api, searchable_collection, similarity_matches
 from .context import RequestContext
 from .face_detail import face_detail
+from .face_matching import face_api, similarity_matches
+from .resources import searchable_collection
 
 log = logging.getLogger(__name__)
 
