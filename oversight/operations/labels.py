@@ -1,4 +1,5 @@
-"""DetectLabels, DetectText and DetectModerationLabels."""
+"""DetectLabels, DetectText and DetectModerationLabels (each handler is named after its
+operation; the analysis it runs is reached through its module)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,20 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from ..analysis import labels as label_analysis
+from ..analysis import text as text_analysis
 from ..analysis.image_properties import (
     DEFAULT_MAX_DOMINANT_COLORS,
     box_colors,
     image_properties,
 )
-from ..analysis.labels import LABEL_MODEL_VERSION, DetectedLabel, detect_labels
+from ..analysis.labels import LABEL_MODEL_VERSION, DetectedLabel
 from ..analysis.moderation import (
     DEFAULT_MIN_CONFIDENCE as MODERATION_MIN_CONFIDENCE,
 )
-from ..analysis.moderation import (
-    MODERATION_MODEL_VERSION,
-    moderation_labels,
-)
+from ..analysis.moderation import MODERATION_MODEL_VERSION, moderation_labels
 from ..analysis.text import DEFAULT_MIN_CONFIDENCE as TEXT_MIN_CONFIDENCE
-from ..analysis.text import TEXT_MODEL_VERSION, WordFilter, detect_text
+from ..analysis.text import TEXT_MODEL_VERSION, WordFilter
 from ..errors import InvalidParameterException
 from . import operation
 from .context import RequestContext
@@ -70,7 +70,7 @@ def _passes(label: DetectedLabel, general: dict[str, Any]) -> bool:
 
 
 @operation("DetectLabels")
-def detect_labels_operation(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+def detect_labels(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     image = request_image(request)
     features = request.get("Features") or ["GENERAL_LABELS"]
     settings = request.get("Settings") or {}
@@ -85,7 +85,7 @@ def detect_labels_operation(request: dict[str, Any], ctx: RequestContext) -> dic
         general = settings.get("GeneralLabels") or {}
         labels = [
             _label_shape(label, colors)
-            for label in detect_labels(image)
+            for label in label_analysis.detect_labels(image)
             if label.confidence >= min_confidence and _passes(label, general)
         ]
         if "MaxLabels" in request:
@@ -105,7 +105,7 @@ def detect_labels_operation(request: dict[str, Any], ctx: RequestContext) -> dic
 
 
 @operation("DetectText")
-def detect_text_operation(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+def detect_text(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     image = request_image(request)
     filters = request.get("Filters") or {}
     word = filters.get("WordFilter") or {}
@@ -114,12 +114,12 @@ def detect_text_operation(request: dict[str, Any], ctx: RequestContext) -> dict[
         min_height=word.get("MinBoundingBoxHeight", 0.0),
         min_width=word.get("MinBoundingBoxWidth", 0.0),
     )
-    detections = detect_text(image, rules, filters.get("RegionsOfInterest") or [])
+    detections = text_analysis.detect_text(image, rules, filters.get("RegionsOfInterest") or [])
     return {"TextDetections": detections, "TextModelVersion": TEXT_MODEL_VERSION}
 
 
 @operation("DetectModerationLabels")
-def detect_moderation_labels_operation(
+def detect_moderation_labels(
     request: dict[str, Any], ctx: RequestContext
 ) -> dict[str, Any]:
     image = request_image(request)
