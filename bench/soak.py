@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +180,17 @@ def _prepare(rng: random.Random, world: World, worker: int, n: int,
     return _cross_tenant(rng, world)
 
 
+# Forged requests come from an attacker's address (uvicorn takes X-Forwarded-For from a proxy on
+# 127.0.0.1): the per-address failure throttle refuses them, not the tenants' valid traffic.
+ATTACKER = ("X-Forwarded-For", "203.0.113.66")
+
+
 def _forged(rng: random.Random, world: World, worker: int, n: int) -> Sent:
+    sent = _forgery(rng, world, worker, n)
+    return replace(sent, headers=[ATTACKER, *sent.headers])
+
+
+def _forgery(rng: random.Random, world: World, worker: int, n: int) -> Sent:
     operation, request = _valid_request(rng, world, worker, n, world.key_a)
     body = _json(request)
     kind = rng.randrange(4)

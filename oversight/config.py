@@ -56,6 +56,9 @@ class Settings:
     body_timeout_seconds: float = 60.0
     # Bytes of bodies not yet authenticated, server-wide; beyond it: ThrottlingException.
     max_unauthenticated_bytes: int = 64 * 1024 * 1024
+    # Failed authentications (bad signatures, unknown keys, wrong console secrets) one source
+    # address may make in any 60 s; then all its attempts are ThrottlingException (0: no limit).
+    auth_failures_per_minute: int = 30
     # Reject requests whose SigV4 date differs from the server clock by more than this.
     max_clock_skew_seconds: int = 15 * 60
     # S3-compatible endpoint that Video.S3Object and Image.S3Object are read from (credentials

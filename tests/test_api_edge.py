@@ -1,12 +1,14 @@
 """The server's edge, as a network attacker reaches it: captured requests replayed with extra
-headers (issue 12 finding 3); held-open uploads, half-sent headers and slow bodies against a
-server of its own with short deadlines and a small body budget (finding 7)."""
+headers (issue 12 finding 3); held-open uploads, half-sent headers and slow bodies (finding 7)
+and repeated failed signatures and console logins (finding 12), against a server of its own with
+short deadlines, a small body budget and a low failure allowance."""
 
 from __future__ import annotations
 
 import http.client
 import io
 import json
+import re
 import socket
 import urllib.parse
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from skimage import data
@@ -128,7 +131,9 @@ def test_repeated_signed_headers_are_refused(api_server: ApiServer) -> None:
 
 # -- finding 7: what an unauthenticated client can hold -----------------------------------------
 BUDGET = 16 * 1024 * 1024
+FAILURES_PER_MINUTE = 5
 EDGE_ENV = {
+    "OVERSIGHT_AUTH_FAILURES_PER_MINUTE": str(FAILURES_PER_MINUTE),
     "OVERSIGHT_HEADER_TIMEOUT_SECONDS": "1",
     "OVERSIGHT_BODY_TIMEOUT_SECONDS": "3",
     "OVERSIGHT_MAX_UNAUTHENTICATED_BYTES": str(BUDGET),
@@ -244,3 +249,47 @@ def test_held_uploads_are_capped_by_the_unauthenticated_budget(edge_server: ApiS
     finally:
         for connection in connections:
             connection.close()
+
+
+# -- finding 12: failed authentications are throttled per source address ---------------------------
+def _from(address: str) -> dict[str, str]:
+    """Appear to come from `address`: uvicorn takes X-Forwarded-For from a proxy on 127.0.0.1."""
+    return {"X-Forwarded-For": address}
+
+
+def _signed_list(server: ApiServer, secret: str, address: str) -> httpx.Response:
+    body = b"{}"
+    headers = signed_headers(server, body, TARGET + "ListCollections",
+                             key=(server.access_key_id, secret))
+    return httpx.post(server.url + "/", content=body, headers={**headers, **_from(address)})
+
+
+def test_failed_signatures_are_throttled_per_address(edge_server: ApiServer) -> None:
+    wrong = edge_server.secret_access_key[:-1] + "!"
+    for _ in range(FAILURES_PER_MINUTE):
+        answer = _signed_list(edge_server, wrong, "198.51.100.7")
+        assert answer.json()["__type"] == "InvalidSignatureException", answer.text
+    # Over the allowance, the address is refused before any signature is checked, even a good one.
+    for secret in (wrong, edge_server.secret_access_key):
+        answer = _signed_list(edge_server, secret, "198.51.100.7")
+        assert answer.json()["__type"] == "ThrottlingException", answer.text
+    # Another address is not affected.
+    assert _signed_list(edge_server, edge_server.secret_access_key, "198.51.100.8").is_success
+
+
+def test_failed_console_logins_are_throttled_per_address(edge_server: ApiServer) -> None:
+    with httpx.Client(base_url=edge_server.url, headers=_from("198.51.100.9")) as browser:
+
+        def log_in(secret: str) -> httpx.Response:
+            page = browser.get("/console/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token, page.text[:300]
+            return browser.post("/console/login", data={
+                "csrf_token": token.group(1), "access_key_id": edge_server.access_key_id,
+                "secret_access_key": secret, "purpose": ""})
+
+        for _ in range(FAILURES_PER_MINUTE):
+            assert "UnrecognizedClientException" in log_in("wrong").text
+        refused = log_in(edge_server.secret_access_key)
+        assert "ThrottlingException" in refused.text
+        assert browser.get("/console/", follow_redirects=False).status_code == 303  # not in

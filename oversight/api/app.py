@@ -41,6 +41,7 @@ from ..errors import (
     UnsupportedOperationException,
 )
 from ..governance import gate
+from ..governance.ratelimit import FailureThrottle
 from ..governance.refusals import Refusal, refusal_log
 from ..governance.retention import start_sweeper
 from ..operations import Handler, RequestContext, registry
@@ -70,6 +71,7 @@ class _State:
         self.keys = keys
         self.slots = anyio.CapacityLimiter(config.max_concurrent_inference)
         self.unauthenticated = UnauthenticatedBytes(config.max_unauthenticated_bytes)
+        self.auth_failures = FailureThrottle(config.auth_failures_per_minute)
         self.streams = StreamSlots(
             config.max_event_streams_per_key, config.event_stream_recheck_seconds
         )
@@ -122,13 +124,15 @@ def _authenticate(state: _State, request: Request, body: bytes) -> Principal:
         headers=headers,
         body=body,
     )
-    return authenticate(
-        signed,
-        state.keys,
-        now=datetime.now(UTC),
-        max_skew=timedelta(seconds=state.config.max_clock_skew_seconds),
-        regions=state.config.regions,
-    )
+    remote = request.client.host if request.client else ""
+    with state.auth_failures.attempt(remote):
+        return authenticate(
+            signed,
+            state.keys,
+            now=datetime.now(UTC),
+            max_skew=timedelta(seconds=state.config.max_clock_skew_seconds),
+            regions=state.config.regions,
+        )
 
 
 def _run(

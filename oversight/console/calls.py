@@ -21,6 +21,7 @@ from ..api.events import StreamSlots
 from ..api.keys import KeyStore
 from ..errors import InternalServerError, RekognitionError
 from ..governance.gate import governed
+from ..governance.ratelimit import FailureThrottle
 from .session import ConsoleUser
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 class ServerState(Protocol):
     """What the console uses of the state `api.app.create_app` builds at start-up."""
 
+    auth_failures: FailureThrottle
     keys: KeyStore
     slots: anyio.CapacityLimiter
     streams: StreamSlots

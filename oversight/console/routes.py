@@ -89,11 +89,14 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    keys = server_state(request).keys
+    state = server_state(request)
+    remote = request.client.host if request.client else ""
     try:
         form = await checked_form(request)
         purpose = parse_purpose(form_text(form, "purpose"))
-        key = await _check_login(keys, form)
+        # Failed logins count with the API's failed signatures, per address.
+        with state.auth_failures.attempt(remote):
+            key = await _check_login(state.keys, form)
     except RekognitionError as error:
         return render(request, "login.html", None, status=error.status, error=error)
     log_in(request, key, purpose)
