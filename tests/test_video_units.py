@@ -10,7 +10,7 @@ import pytest
 
 from oversight.errors import InvalidPaginationTokenException, InvalidParameterException
 from oversight.images import from_array
-from oversight.video.faces import find_faces
+from oversight.video.face_search import find_faces
 from oversight.video.results import aggregate_segments, page
 from oversight.video.segments import SegmentFilters, SegmentTask
 from oversight.video.sources import probe, sample_frames, sampling_step

@@ -154,7 +154,7 @@ def stream_start(
     seconds: float = typer.Option(None, help="Stop after this many seconds"),
 ) -> None:
     """Create (or reuse) a stream processor and run it here until the source ends or Ctrl-C."""
-    from ..operations.streams import events_path, running
+    from ..operations.stream_processors import events_path, running
     from ..video.endpoints import register_endpoint
 
     video_arn, data_arn = _stream_arns(name)

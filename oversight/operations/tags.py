@@ -16,7 +16,7 @@ from ..errors import ResourceNotFoundException
 from . import RequestContext, operation
 from .arns import COLLECTION, parse_resource_arn
 from .resources import check_tags
-from .streams import processor_store
+from .stream_processors import processor_store
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ..images import DecodedImage
 from ..rekognition import DEFAULT_MATCH_THRESHOLD
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
-from ..video.faces import FaceSearcher, Search
+from ..video.face_search import FaceSearcher, Search
 from ..video.inputs import check_s3_video, local_video
 from ..video.jobs import IN_PROGRESS, Job, JobStore
 from ..video.pipeline import analyse_video
@@ -229,7 +229,7 @@ def job_runner() -> JobRunner:
 def start_video_services() -> None:
     """Server start: take over jobs a stopped server left unfinished (video/worker.py) and
     restart the stream processors it left running."""
-    from .streams import resume_processors
+    from .stream_processors import resume_processors
 
     job_runner().start_resuming()
     resume_processors()
@@ -238,7 +238,7 @@ def start_video_services() -> None:
 def stop_video_services() -> None:
     """Server stop: stream processors stop; running jobs hand their lease back so the next
     start resumes them at once."""
-    from .streams import stop_processors
+    from .stream_processors import stop_processors
 
     stop_processors()
     with _runners_lock:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ..analysis import DetectedFace
 from ..images import DecodedImage
-from .faces import FaceSearcher, find_faces
+from .face_search import FaceSearcher, find_faces
 from .sources import Frame
 from .tracker import Track, Tracker
 

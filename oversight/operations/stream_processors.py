@@ -30,7 +30,7 @@ from ..rekognition import DEFAULT_MATCH_THRESHOLD, DEFAULT_PAGE_SIZE
 from ..review.withhold import CASE_MEMBER
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
-from ..video.faces import FaceSearcher, Search
+from ..video.face_search import FaceSearcher, Search
 from ..video.processors import (
     FAILED,
     RUNNING,
@@ -42,7 +42,7 @@ from ..video.processors import (
 )
 from ..video.sinks import JsonlFollower, JsonlSink
 from ..video.sources import Frame
-from ..video.streams import StreamRun
+from ..video.stream_run import StreamRun
 from ..video.tracker import Tracker
 from ..video.webhooks import WebhookSender, post_json
 from . import operation
@@ -60,7 +60,6 @@ LIVE_REEMBED_FRAMES = 30
 LIVE_MAX_MISSED_FRAMES = 10
 # A running processor's key and policy are judged again at least this often (at a match).
 OUTPUT_RECHECK_SECONDS = 2.0
-
 
 
 @dataclass(frozen=True)

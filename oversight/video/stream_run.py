@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import RekognitionError
 from ..images import from_array
 from ..rekognition import bounding_box
-from .faces import FaceSearcher, SearchedFace
+from .face_search import FaceSearcher, SearchedFace
 from .sources import Frame, LiveSource
 
 log = logging.getLogger(__name__)
