@@ -24,7 +24,7 @@ from ..errors import (
 )
 from ..governance.purpose import check_purpose
 from ..images import MAX_INLINE_BYTES
-from .calls import server_state
+from .actions import server_state
 from .session import ConsoleUser, csrf_ok, csrf_token, current_user, session_purpose
 
 TEMPLATES = Jinja2Templates(

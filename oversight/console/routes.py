@@ -33,7 +33,7 @@ from ..governance.catalog import audited
 from ..governance.report import account_verdict, build_report, parse_bound
 from ..governance.report_render import RENDERERS
 from ..images import MAX_INLINE_BYTES
-from .calls import run_console_read, run_operation, server_state
+from .actions import run_console_read, run_operation, server_state
 from .overlay import BOXES, display_image
 from .pages import (
     checked_form,
