@@ -18,8 +18,7 @@ from tqdm import tqdm
 from ..errors import RekognitionError
 from ..operations.context import RequestContext
 from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_SEARCH_FACES
-from .faces import _image_member
-from .output import governed_call, print_json
+from .output import governed_call, image_member, print_json
 
 collections_app = typer.Typer(help="Face collections: create, inspect, list faces, delete.")
 
@@ -126,7 +125,7 @@ def index_directory(
             continue
         request = {
             "CollectionId": collection,
-            "Image": _image_member(path),
+            "Image": image_member(path),
             "ExternalImageId": external_id,
             "MaxFaces": max_faces,
             "QualityFilter": quality_filter,
@@ -175,7 +174,7 @@ def register(app: typer.Typer) -> None:
         """Search a collection for the largest face in IMAGE (SearchFacesByImage)."""
         request = {
             "CollectionId": collection,
-            "Image": _image_member(image),
+            "Image": image_member(image),
             "FaceMatchThreshold": threshold,
             "MaxFaces": max_faces,
         }

@@ -8,19 +8,10 @@ from typing import Annotated
 import typer
 
 from ..rekognition import DEFAULT_MATCH_THRESHOLD
-from .output import governed_call, print_json
+from .output import governed_call, image_member, print_json
 
 ImageFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JPEG or PNG file")]
 ATTRIBUTE_CHOICES = "DEFAULT, ALL or named attributes such as AGE_RANGE, GENDER, EYES_OPEN"
-
-
-def _image_member(path: Path) -> dict[str, bytes]:
-    from ..images import MAX_INLINE_BYTES
-
-    data = path.read_bytes()
-    if len(data) > MAX_INLINE_BYTES:
-        typer.echo(f"warning: {path} is over 5 MB; the API would refuse it", err=True)
-    return {"Bytes": data}
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +23,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Detect faces and describe them, as Rekognition's DetectFaces."""
-        request = {"Image": _image_member(image), "Attributes": attributes or ["DEFAULT"]}
+        request = {"Image": image_member(image), "Attributes": attributes or ["DEFAULT"]}
         print_json(governed_call("DetectFaces", request))
 
     @app.command("compare-faces")
@@ -48,8 +39,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Compare the largest face of SOURCE with every face in TARGET (CompareFaces)."""
         request = {
-            "SourceImage": _image_member(source),
-            "TargetImage": _image_member(target),
+            "SourceImage": image_member(source),
+            "TargetImage": image_member(target),
             "SimilarityThreshold": similarity_threshold,
             "QualityFilter": quality_filter,
         }

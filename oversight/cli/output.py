@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -35,3 +36,13 @@ def governed_call(operation: str, request: dict[str, Any]) -> Any:
     from ..api.calls import governed_call
 
     return run_reporting_errors(lambda: governed_call(operation, request))
+
+
+def image_member(path: Path) -> dict[str, bytes]:
+    """The request's Image member for a local file, warning when the API would refuse it."""
+    from ..images import MAX_INLINE_BYTES
+
+    data = path.read_bytes()
+    if len(data) > MAX_INLINE_BYTES:
+        typer.echo(f"warning: {path} is over 5 MB; the API would refuse it", err=True)
+    return {"Bytes": data}
