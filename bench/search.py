@@ -1,6 +1,6 @@
 """1:N search at scale: insert rate, memory, p50/p99 latency and identity recall.
 
-    .venv/bin/python bench/search.py [--sizes 100000 1000000] [--queries 500]
+    .venv/bin/python bench/search.py [--sizes 100000 1000000] [--queries 500] [--milvus URL]
 
 Face-like vectors: real embeddings of LFW devtrain people with several photos (the shipped
 embedder, cached by oversight.evaluation) fix the statistics; synthetic identities are drawn
@@ -10,6 +10,11 @@ with another photo of enrolled identities. Peers measured in the same run on the
   numpy   exact matrix-vector product (the baseline)
   flat    FaissIndex forced exact (IndexFlatIP)
   oversight  FaissIndex as the service uses it (exact up to APPROXIMATE_ABOVE, then IVF)
+  milvus  cluster mode: Milvus through oversight.collections.milvus.MilvusFaces (its schema,
+          IVF_FLAT index and search parameters), on a Milvus server started from .venv-milvus
+          (`make install`) unless --milvus names one; build = insert + flush + index built.
+          A small tenant (1,000 faces of another collection uid) is measured too: its searches
+          are filtered to it inside the shared Milvus collection.
 Recall vs exact = the approximate top-1 is the exact top-1; identity rank-1 = the top-1 is the
 probe's own identity.
 """
@@ -19,13 +24,22 @@ from __future__ import annotations
 import argparse
 import gc
 import resource
+import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import faiss
 import numpy as np
+from pymilvus import utility
 
-from oversight.collections.vectors import APPROXIMATE_ABOVE, FaissIndex
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package: its Milvus
+from oversight.collections.milvus import MilvusFaces  # noqa: E402
+from oversight.collections.vectors import APPROXIMATE_ABOVE, FaissIndex  # noqa: E402
+from tests.milvus_server import MILVUS_SERVER  # noqa: E402
+from tests.milvus_server import start as start_milvus  # noqa: E402
+from tests.milvus_server import stop as stop_milvus  # noqa: E402
 
 LFW = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "lfw-devtrain" / "images"
 BATCH = 10_000
@@ -134,6 +148,68 @@ def measure(
     return row, top1_array
 
 
+def _milvus_rss_mb() -> float:
+    """Resident memory of the Milvus server process(es) on this machine (0 if none is seen)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"milvus\x00run\x00standalone" in (proc / "cmdline").read_bytes():
+                status = (proc / "status").read_text()
+                total += int(status.split("VmRSS:")[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1024
+
+
+def measure_milvus(
+    milvus: MilvusFaces, gallery: np.ndarray, probes: np.ndarray, truth: np.ndarray,
+    exact_top1: np.ndarray,
+) -> dict[str, float]:
+    uid = str(uuid.uuid4())
+    face_ids = [str(uuid.uuid4()) for _ in range(len(gallery))]
+    before = _milvus_rss_mb()
+    started = time.perf_counter()
+    for start in range(0, len(gallery), BATCH):
+        stop = start + BATCH
+        milvus.insert(uid, face_ids[start:stop], range(start, min(stop, len(gallery))),
+                      gallery[start:stop])
+    table = milvus.table(gallery.shape[1])
+    table.flush()
+    utility.wait_for_index_building_complete(table.name, using=table._using)
+    build_rate = len(gallery) / (time.perf_counter() - started)
+    ts = milvus.insert(uid, ["probe-warmup"], [len(gallery) + 1], gallery[:1])
+    latencies, top1 = [], []
+    for probe in probes:
+        t = time.perf_counter()
+        _, hits = milvus.search(uid, probe, 1, ts)
+        latencies.append(time.perf_counter() - t)
+        top1.append(int(hits[0]) if len(hits) else -1)
+    p50, p99 = _percentiles(latencies)
+    top1_array = np.array(top1)
+    row = {"build/s": build_rate, "p50 ms": p50, "p99 ms": p99,
+           "rank1": float(np.mean(top1_array == truth)),
+           "recall vs exact": float(np.mean(top1_array == exact_top1)),
+           "RSS MB": _milvus_rss_mb(), "RSS growth MB": _milvus_rss_mb() - before}
+    print(
+        f"  {'milvus':10s} build  {build_rate:>10,.0f}/s  server RSS {row['RSS MB']:>6.0f} MB "
+        f"(+{row['RSS growth MB']:.0f})  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
+        f"rank-1 {row['rank1']:.4f}  recall vs exact {row['recall vs exact']:.4f}",
+        flush=True,
+    )
+    # A small tenant beside the big one: its searches are filtered to its uid.
+    small = gallery[:1000]
+    small_uid = str(uuid.uuid4())
+    ts = milvus.insert(small_uid, [str(uuid.uuid4()) for _ in small], range(1000), small)
+    queries = probes[:100] if len(probes) >= 100 else probes
+    exact_small = np.argmax(queries @ small.T, axis=1)
+    found = [int(milvus.search(small_uid, q, 1, ts)[1][0]) for q in queries]
+    print(f"  {'milvus':10s} small tenant (1,000 faces) recall vs exact "
+          f"{np.mean(np.array(found) == exact_small):.4f}", flush=True)
+    milvus.drop(uid)
+    milvus.drop(small_uid)
+    return row
+
+
 def sweep_probes(index: FaissIndex, probes: np.ndarray, exact: np.ndarray) -> None:
     """Latency and recall of the IVF index at other probe counts (the service's is marked)."""
     ivf = faiss.extract_index_ivf(index._index)
@@ -155,7 +231,9 @@ def sweep_probes(index: FaissIndex, probes: np.ndarray, exact: np.ndarray) -> No
     ivf.nprobe = chosen
 
 
-def run(size: int, queries: int, generator: FaceLikeGenerator) -> None:
+def run(
+    size: int, queries: int, generator: FaceLikeGenerator, milvus: MilvusFaces | None
+) -> None:
     print(f"\n{size:,} enrolled faces, {queries} probes of enrolled identities", flush=True)
     gallery = np.empty((size, generator.dim), dtype=np.float32)
     for start in range(0, size, 100_000):
@@ -181,6 +259,14 @@ def run(size: int, queries: int, generator: FaceLikeGenerator) -> None:
         f"oversight p99 / flat p99 = {ours['p99 ms'] / flat['p99 ms']:.3f}",
         flush=True,
     )
+    del index
+    gc.collect()
+    if milvus is not None:
+        remote = measure_milvus(milvus, gallery, probes, truth, exact)
+        print(f"  ratios: milvus p99 / oversight (faiss) p99 = "
+              f"{remote['p99 ms'] / ours['p99 ms']:.3f}; faces per GB: faiss "
+              f"{size / (ours['MB'] / 1024):,.0f}, milvus (server RSS growth) "
+              f"{size / max(remote['RSS growth MB'] / 1024, 1e-9):,.0f}", flush=True)
 
 
 def main() -> None:
@@ -188,7 +274,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--real-images", type=int, default=1200)
+    parser.add_argument("--milvus", default="auto",
+                        help="milvus://host:port, 'auto' (start one from .venv-milvus) or 'none'")
     args = parser.parse_args()
+    server = None
+    if args.milvus == "auto" and MILVUS_SERVER.exists():
+        started = time.perf_counter()
+        args.milvus, server = start_milvus(Path(tempfile.mkdtemp(prefix="bench-milvus-")))
+        print(f"Milvus {args.milvus} started in {time.perf_counter() - started:.1f} s, "
+              f"RSS {_milvus_rss_mb():.0f} MB idle", flush=True)
+    milvus = MilvusFaces(args.milvus) if args.milvus.startswith("milvus://") else None
     vectors, labels = real_embeddings(args.real_images)
     generator = FaceLikeGenerator(vectors, labels)
     same = labels[:, None] == labels[None, :]
@@ -203,9 +298,13 @@ def main() -> None:
         f"{synthetic.mean():.3f}; impostor {cosines[~same].mean():.3f} vs synthetic "
         f"{impostor.mean():.3f}. Exact search up to {APPROXIMATE_ABOVE:,} faces, IVF above."
     )
-    for size in args.sizes:
-        run(size, args.queries, generator)
-        gc.collect()
+    try:
+        for size in args.sizes:
+            run(size, args.queries, generator, milvus)
+            gc.collect()
+    finally:
+        if server is not None:
+            stop_milvus(server)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def milvus_rows(service: CollectionService, collection: Collection) -> dict[int,
     """seq -> FaceId of the rows Milvus holds for `collection`."""
     registry = service.indexes
     assert isinstance(registry, MilvusRegistry)
-    return registry._rows(collection, DIM)
+    return registry.milvus.rows(collection.uid, DIM)
 
 
 def test_a_face_indexed_on_one_node_is_found_on_another_at_once_and_never_after_delete(
@@ -86,7 +86,7 @@ def test_check_removes_ghosts_and_replays_missing_rows(
     stored = service.add_faces(collection, new_faces(vectors[:5]))
     registry = service.indexes
     assert isinstance(registry, MilvusRegistry)
-    table = registry._table(DIM)
+    table = registry.milvus.table(DIM)
     # A crash between Milvus and the store: a row for a face the store never committed, and a
     # committed face whose row is gone.
     ghost = {"face_id": "ghost-face", "collection_uid": collection.uid, "seq": 10**12}

@@ -68,26 +68,21 @@ def _now_ts() -> int:
     return int(utility.mkts_from_unixtime(time.time()))
 
 
-def _uid_filter(collection: Collection) -> str:
-    return f"collection_uid == {json.dumps(collection.uid)}"
+def _uid_filter(uid: str) -> str:
+    return f"collection_uid == {json.dumps(uid)}"
 
 
-class MilvusRegistry:
-    """`VectorRegistry` over a shared Milvus server (see the module docstring)."""
+class MilvusFaces:
+    """The Milvus side alone: rows of (FaceId, collection uid, seq, vector), one Milvus
+    collection per dimension, with the schema, index and search parameters Oversight uses."""
 
-    def __init__(self, store: CollectionStore, url: str) -> None:
-        if store.engine.dialect.name != "postgresql":
-            # Rows are resolved by face sequence number, which PostgreSQL never reuses; SQLite
-            # hands an uncommitted (crashed) insert's number to the next face.
-            raise ValueError("OVERSIGHT_VECTOR_URL (Milvus) needs a PostgreSQL DATABASE_URL")
-        self.store = store
+    def __init__(self, url: str) -> None:
         self._alias = f"oversight-{id(self)}"
         connections.connect(alias=self._alias, uri=_client_uri(url))
         self._tables: dict[int, MilvusCollection] = {}
         self._lock = threading.Lock()
 
-    # -- the Milvus collection of each dimension -------------------------------------------------
-    def _table(self, dim: int) -> MilvusCollection:
+    def table(self, dim: int) -> MilvusCollection:
         with self._lock:
             if dim not in self._tables:
                 self._tables[dim] = self._open(f"oversight_faces_{dim}", dim)
@@ -124,36 +119,60 @@ class MilvusRegistry:
         table.load()
         return table
 
-    def _existing_tables(self) -> list[MilvusCollection]:
+    def tables(self) -> list[MilvusCollection]:
+        """Every dimension's Milvus collection that exists (other nodes may have made some)."""
         names = utility.list_collections(using=self._alias)
         dims = [int(n.rsplit("_", 1)[1]) for n in names if n.startswith("oversight_faces_")]
-        return [self._table(dim) for dim in dims]
+        return [self.table(dim) for dim in dims]
 
-    # -- reading -----------------------------------------------------------------------------
+    def insert(
+        self, uid: str, face_ids: Sequence[str], seqs: Sequence[int], vectors: np.ndarray
+    ) -> int:
+        """Add rows; returns the write's Milvus timestamp."""
+        result = self.table(vectors.shape[1]).insert(
+            [
+                {"face_id": face_id, "collection_uid": uid, "seq": int(seq), "vector": vector}
+                for face_id, seq, vector in zip(face_ids, seqs, vectors.tolist(), strict=True)
+            ]
+        )
+        return int(result.timestamp)
+
+    def delete(self, face_ids: Sequence[str]) -> int:
+        """Remove rows by FaceId; returns a Milvus timestamp no earlier than the deletion."""
+        for table in self.tables():
+            table.delete(f"face_id in {json.dumps(list(face_ids))}")
+        return _now_ts()
+
+    def drop(self, uid: str) -> None:
+        for table in self.tables():
+            table.delete(_uid_filter(uid))
+
     def search(
-        self, collection: Collection, query: np.ndarray, k: int
+        self, uid: str, query: np.ndarray, k: int, guarantee_ts: int
     ) -> tuple[np.ndarray, np.ndarray]:
+        """(inner products, seqs) of the collection's `k` nearest rows, as of a Milvus view at
+        least as recent as `guarantee_ts`."""
         query = np.asarray(query, dtype=np.float32).reshape(-1)
-        results = self._table(len(query)).search(
+        results = self.table(len(query)).search(
             data=[query.tolist()],
             anns_field="vector",
             param={"metric_type": "IP", "params": {"nprobe": NPROBE}},
             limit=max(1, min(k, _MAX_TOPK)),
-            expr=_uid_filter(collection),
+            expr=_uid_filter(uid),
             output_fields=["seq"],
             consistency_level="Customized",
-            guarantee_timestamp=max(1, collection.vector_ts),
+            guarantee_timestamp=max(1, guarantee_ts),
         )
         hits = results[0]
         scores = np.array(hits.distances, dtype=np.float32)
         seqs = np.array([hit.entity.get("seq") for hit in hits], dtype=np.int64)
         return scores, seqs
 
-    def _rows(self, collection: Collection, dim: int) -> dict[int, str]:
-        """seq -> FaceId of every row Milvus holds for the collection."""
-        iterator = self._table(dim).query_iterator(
+    def rows(self, uid: str, dim: int) -> dict[int, str]:
+        """seq -> FaceId of every row held for the collection `uid`."""
+        iterator = self.table(dim).query_iterator(
             batch_size=_BATCH,
-            expr=_uid_filter(collection),
+            expr=_uid_filter(uid),
             output_fields=["seq"],
             consistency_level="Strong",
         )
@@ -165,44 +184,44 @@ class MilvusRegistry:
             iterator.close()
         return rows
 
+    def close(self) -> None:
+        connections.disconnect(self._alias)
+
+
+class MilvusRegistry:
+    """`VectorRegistry` over a shared Milvus server (see the module docstring)."""
+
+    def __init__(self, store: CollectionStore, url: str) -> None:
+        if store.engine.dialect.name != "postgresql":
+            # Rows are resolved by face sequence number, which PostgreSQL never reuses; SQLite
+            # hands an uncommitted (crashed) insert's number to the next face.
+            raise ValueError("OVERSIGHT_VECTOR_URL (Milvus) needs a PostgreSQL DATABASE_URL")
+        self.store = store
+        self.milvus = MilvusFaces(url)
+
+    def search(
+        self, collection: Collection, query: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.milvus.search(collection.uid, query, k, collection.vector_ts)
+
     def check(self, collection: Collection, dim: int) -> dict[str, int]:
         """Make Milvus hold exactly the store's faces of the collection: remove ghosts, insert
         what is missing. Writers on every node wait meanwhile (the store's write lock)."""
-        table = self._table(dim)
         with self.store.write_locked(collection) as conn:
             seqs, _ = self.store.face_seqs(collection)
-            rows = self._rows(collection, dim)
+            rows = self.milvus.rows(collection.uid, dim)
             have = np.fromiter(rows, dtype=np.int64, count=len(rows))
             stale = np.setdiff1d(have, seqs)
             missing = np.setdiff1d(seqs, have)
+            timestamp = _now_ts()
             if len(stale):
-                table.delete(f"face_id in {json.dumps([rows[int(s)] for s in stale])}")
+                timestamp = self.milvus.delete([rows[int(s)] for s in stale])
             for batch_seqs, vectors in self.store.embeddings(collection, missing):
                 faces = self.store.faces_by_seq(collection, batch_seqs.tolist())
-                self._insert(table, collection, [faces[int(s)] for s in batch_seqs], vectors)
-            self.store.note_vector_write(collection, _now_ts(), conn)
+                face_ids = [faces[int(s)].face_id for s in batch_seqs]
+                timestamp = self.milvus.insert(collection.uid, face_ids, batch_seqs, vectors)
+            self.store.note_vector_write(collection, timestamp, conn)
         return {"IndexedFaces": len(seqs), "GhostsRemoved": len(stale), "Replayed": len(missing)}
-
-    # -- writing -----------------------------------------------------------------------------
-    @staticmethod
-    def _insert(
-        table: MilvusCollection,
-        collection: Collection,
-        faces: Sequence[StoredFace],
-        vectors: np.ndarray,
-    ) -> int:
-        result = table.insert(
-            [
-                {
-                    "face_id": face.face_id,
-                    "collection_uid": collection.uid,
-                    "seq": face.seq,
-                    "vector": vector.tolist(),
-                }
-                for face, vector in zip(faces, vectors, strict=True)
-            ]
-        )
-        return int(result.timestamp)
 
     @contextmanager
     def writing(self, collection: Collection) -> Iterator[_MilvusApplier]:
@@ -217,14 +236,10 @@ class MilvusRegistry:
     def drop(self, collection: Collection) -> None:
         """Remove a deleted collection's rows (its uid is never reused, so leftovers of a
         failure here are never searched again)."""
-        for table in self._existing_tables():
-            table.delete(_uid_filter(collection))
+        self.milvus.drop(collection.uid)
 
     def save_all(self) -> None:
         """Nothing to save: Milvus persists its own data."""
-
-    def close(self) -> None:
-        connections.disconnect(self._alias)
 
 
 class _MilvusApplier:
@@ -234,9 +249,11 @@ class _MilvusApplier:
         self._staged: list[str] = []
 
     def staged(self, conn: Connection, faces: Sequence[StoredFace], vectors: np.ndarray) -> None:
-        table = self._registry._table(vectors.shape[1])
-        timestamp = self._registry._insert(table, self._collection, faces, vectors)
-        self._staged = [face.face_id for face in faces]
+        face_ids = [face.face_id for face in faces]
+        timestamp = self._registry.milvus.insert(
+            self._collection.uid, face_ids, [face.seq for face in faces], vectors
+        )
+        self._staged = face_ids
         self._registry.store.note_vector_write(self._collection, timestamp, conn)
 
     def discard(self) -> None:
@@ -246,9 +263,8 @@ class _MilvusApplier:
 
     def _delete(self, face_ids: list[str]) -> None:
         try:
-            for table in self._registry._existing_tables():
-                table.delete(f"face_id in {json.dumps(face_ids)}")
-            self._registry.store.note_vector_write(self._collection, _now_ts())
+            timestamp = self._registry.milvus.delete(face_ids)
+            self._registry.store.note_vector_write(self._collection, timestamp)
         except Exception:  # the store is right either way: the rows are ghosts, never reported
             log.exception("could not delete %d faces from Milvus", len(face_ids))
 
