@@ -74,7 +74,8 @@ class Settings:
     # Faces are detected on frames scaled down to this longest side (boxes are mapped back and
     # embeddings use full-resolution pixels): the cost of detection grows with the pixel count.
     video_detect_max_side: int = 640
-    # A job whose worker has not reported for this long is taken over (resumed) by another.
+    # A video job or stream processor whose node has not renewed its lease for this long is
+    # taken over (resumed) by another node; a dead process on the same host, at once.
     video_job_lease_seconds: float = 30.0
     # Where AWS resources that Oversight cannot host point to, as "ARN=URL" pairs separated by
     # whitespace: SNS topics (job notifications -> webhook), Kinesis video streams (stream

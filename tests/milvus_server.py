@@ -4,7 +4,8 @@
 marshmallow versions Oversight's own environment does not want); `OVERSIGHT_TEST_MILVUS_SERVER`
 may name another `milvus-server` executable. The `milvus_url` fixture starts one server for the
 whole session on a free port and stops it at the end; without the executable, tests that use it
-skip, except under CI=true where that is a failure. The package's embedded etcd always takes
+skip, except under CI=true where that is a failure; `OVERSIGHT_TEST_MILVUS_URL` names a
+server already running instead. The package's embedded etcd always takes
 ports 2379-2380, so one such server runs on a machine at a time.
 """
 
@@ -91,6 +92,9 @@ def start(data_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
 
 @pytest.fixture(scope="session")
 def milvus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("OVERSIGHT_TEST_MILVUS_URL"):  # a server already running (development)
+        yield os.environ["OVERSIGHT_TEST_MILVUS_URL"]
+        return
     if not MILVUS_SERVER.exists():
         if IN_CI:
             pytest.fail(f"{MILVUS_SERVER} is missing under CI (make install creates it)")

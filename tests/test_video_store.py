@@ -17,7 +17,7 @@ from oversight.errors import (
 )
 from oversight.store import get_engine
 from oversight.video.jobs import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, lease_cutoff
-from oversight.video.processors import RUNNING, STOPPED, ProcessorStore
+from oversight.video.processors import RUNNING, STARTING, STOPPED, STOPPING, ProcessorStore
 from oversight.video.worker import JobRunner, Progress
 
 SOURCE = {"Path": "/videos/clip.mp4"}
@@ -134,3 +134,30 @@ def test_stream_processor_store(store_url: str) -> None:
     with pytest.raises(ResourceNotFoundException):
         processors.get("111111111111", "door")
     assert processors.get("222222222222", "door").status == STOPPED
+
+
+def test_one_node_holds_a_processor_and_another_takes_over_a_stale_lease(store_url: str) -> None:
+    processors = ProcessorStore(get_engine(store_url))
+    name = f"door-{time.monotonic_ns()}"
+    processors.create("123456789012", name, {"Input": {}}, None, None)
+    # Two nodes on other hosts (their processes cannot be looked up from here).
+    one, two = "host-a:101:aaaa", "host-b:202:bbbb"
+    assert processors.start("123456789012", name, one)
+    assert not processors.start("123456789012", name, two)  # started once, whoever asks
+    fresh = lease_cutoff(30)
+    processor = processors.get("123456789012", name)
+    assert processor.status == STARTING and processors.lease_is_live(processor, fresh)
+    assert processors.claim("123456789012", name, two, fresh) is None
+    assert processors.heartbeat("123456789012", name, one) == STARTING
+
+    stale = lease_cutoff(-1)  # as if `one` stopped refreshing a lease ago
+    assert not processors.lease_is_live(processor, stale)
+    taken = processors.claim("123456789012", name, two, stale)
+    assert taken is not None and taken.owner == two
+    assert processors.heartbeat("123456789012", name, one) is None  # one learns it lost it
+    processors.set("123456789012", name, status=STOPPING)
+    assert processors.heartbeat("123456789012", name, two) == STOPPING
+    processors.release("123456789012", name, two)
+    assert processors.get("123456789012", name).owner is None
+    processors.set("123456789012", name, status=STOPPED)
+    assert processors.claim("123456789012", name, one, stale) is None  # stopped: nobody runs it

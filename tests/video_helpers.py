@@ -64,6 +64,8 @@ def local_http_server(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterato
 class Webhook:
     url: str
     received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    # Each POST's headers (names lower-cased), in the order of `received`.
+    headers: list[dict[str, str]] = field(default_factory=list)
 
     def wait_for(self, count: int, seconds: float) -> list[dict[str, Any]]:
         deadline = time.monotonic() + seconds
@@ -74,12 +76,14 @@ class Webhook:
 
 @contextmanager
 def webhook_receiver() -> Iterator[Webhook]:
-    """An HTTP server on 127.0.0.1 that records every JSON POST with its arrival time."""
+    """An HTTP server on 127.0.0.1 that records every JSON POST with its arrival time and
+    headers."""
     hook = Webhook(url="")
 
     class Receiver(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.headers.append({k.lower(): v for k, v in self.headers.items()})
             hook.received.append((time.time(), json.loads(body)))
             self.send_response(200)
             self.end_headers()

@@ -25,7 +25,7 @@ from ..governance.catalog import EVENTS_OPERATION
 from ..governance.gate import governed, still_allowed
 from ..operations.context import RequestContext
 from ..operations.stream_processors import processor_events
-from ..video.sinks import JsonlFollower
+from ..video.sinks import EventFollower
 
 POLL_SECONDS = 0.2
 KEEPALIVE_SECONDS = 15.0
@@ -68,7 +68,7 @@ def _event(kind: str, data: object) -> str:
 class EventStream:
     ctx: RequestContext
     name: str
-    follower: JsonlFollower
+    follower: EventFollower
     running: Callable[[], bool]
     slots: StreamSlots
 

@@ -5,7 +5,13 @@ Rekognition names a Kinesis video stream as input and a Kinesis data stream as o
 `endpoint_map` setting maps the input ARN to an rtsp://, http(s):// (MJPEG/HLS) or file:// source
 (a file plays in real time) and the output ARN to a webhook. Every match event goes, in order, to
 the audit log (with the processor's purpose; if it cannot be written the processor stops), then
-to `<data dir>/streams/<account>/<name>.jsonl` and the webhook.
+to `<data dir>/streams/<account>/<name>.jsonl` and the webhook; in cluster mode
+(`OVERSIGHT_REDIS_URL`) to the processor's Redis stream, from which watchers on any node and the
+webhook (at-least-once, with event ids) read it (video/fanout.py).
+
+A running processor is held by one node through a lease in the store (video/processors.py): the
+node refreshes it every third of `video_job_lease_seconds`, and every node takes over processors
+that should run but whose lease is free, stale, or held by a dead process on its host.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,8 @@ from ..review.withhold import CASE_MEMBER
 from ..store import get_engine
 from ..video.endpoints import endpoint_for
 from ..video.face_search import FaceSearcher, Search
+from ..video.fanout import ProcessorEvents, WebhookDelivery
+from ..video.jobs import lease_cutoff
 from ..video.processors import (
     FAILED,
     RUNNING,
@@ -40,11 +49,12 @@ from ..video.processors import (
     Processor,
     ProcessorStore,
 )
-from ..video.sinks import JsonlFollower, JsonlSink
+from ..video.sinks import EventFollower, JsonlFollower, JsonlSink
 from ..video.sources import Frame
 from ..video.stream_run import StreamRun
 from ..video.tracker import Tracker
 from ..video.webhooks import WebhookSender, post_json
+from ..video.worker import JobRunner, owner_is_gone
 from . import operation
 from .arns import STREAM_PROCESSOR, resource_arn
 from .context import RequestContext
@@ -62,17 +72,28 @@ LIVE_MAX_MISSED_FRAMES = 10
 OUTPUT_RECHECK_SECONDS = 2.0
 
 
+
+# This node's name in processor leases (the same as its video job leases).
+NODE = JobRunner.owner_id
+# A watcher asks the store whether the processor still runs at most this often (cluster mode).
+_STATUS_POLL_SECONDS = 1.0
+
+
 @dataclass(frozen=True)
 class _Running:
     run: StreamRun
-    sender: WebhookSender | None
+    sender: WebhookSender | WebhookDelivery | None
     # Size of the JSONL file when this session started: SSE clients see the whole session.
     events_offset: int
+    # Set when another node took the lease (or the processor was deleted): stop, say nothing.
+    handed_over: threading.Event = field(default_factory=threading.Event)
 
 
 _running: dict[tuple[str, str], _Running] = {}
 _shutting_down = threading.Event()
 _running_lock = threading.Lock()
+_keeper_stop = threading.Event()
+_keeper: list[threading.Thread] = []
 
 
 def processor_store() -> ProcessorStore:
@@ -174,7 +195,12 @@ def _on_stop(processor: Processor) -> Any:
         if entry is not None and entry.sender is not None:
             entry.sender.close()
         if _shutting_down.is_set():
-            return  # stays RUNNING in the store: the next server start resumes it
+            # Stays RUNNING in the store, its lease handed back: another node, or the next
+            # start of this one, resumes it at once.
+            processor_store().release(processor.account_id, processor.name, NODE)
+            return
+        if entry is not None and entry.handed_over.is_set():
+            return  # another node runs it now (or it was deleted)
         processor_store().set(processor.account_id, processor.name, status=status,
                               status_message=message)
         channel = processor.definition.get("NotificationChannel")
@@ -189,17 +215,29 @@ def _on_stop(processor: Processor) -> Any:
     return stopped
 
 
+def _shared_events(account_id: str, name: str) -> ProcessorEvents | None:
+    """The processor's Redis stream in cluster mode, else None."""
+    url = settings().redis_url
+    return ProcessorEvents(url, account_id, name) if url else None
+
+
 def run_processor(processor: Processor, max_seconds: float | None = None) -> StreamRun:
-    """Start the processor's thread (status RUNNING) and return it."""
+    """Start the processor's thread on this node (status RUNNING, its lease held here)."""
     definition = processor.definition
     session_id = str(uuid.uuid4())
     input_arn = definition["Input"]["KinesisVideoStream"]["Arn"]
     jsonl = events_path(processor.account_id, processor.name)
     offset = jsonl.stat().st_size if jsonl.exists() else 0
     sinks: list[Any] = [JsonlSink(jsonl)]
-    sender = None
+    sender: WebhookSender | WebhookDelivery | None = None
     output = (definition.get("Output") or {}).get("KinesisDataStream")
-    if output:
+    shared = _shared_events(processor.account_id, processor.name)
+    if shared is not None:
+        shared.start_session()
+        sinks.append(shared.append)
+        if output:
+            sender = WebhookDelivery(shared, endpoint_for(output["Arn"], "Kinesis data stream"))
+    elif output:
         sender = WebhookSender(endpoint_for(output["Arn"], "Kinesis data stream"))
         sinks.append(sender.send)
     run = StreamRun(
@@ -211,7 +249,7 @@ def run_processor(processor: Processor, max_seconds: float | None = None) -> Str
     with _running_lock:
         _running[(processor.account_id, processor.name)] = _Running(run, sender, offset)
     processor_store().set(processor.account_id, processor.name, status=RUNNING,
-                          status_message=None, session_id=session_id)
+                          status_message=None, session_id=session_id, owner=NODE)
     run.start()
     return run
 
@@ -222,11 +260,15 @@ def running(account_id: str, name: str) -> StreamRun | None:
     return entry.run if entry else None
 
 
-def processor_events(account_id: str, name: str) -> tuple[JsonlFollower, Callable[[], bool]]:
+def processor_events(account_id: str, name: str) -> tuple[EventFollower, Callable[[], bool]]:
     """A follower of the processor's match events in its current session (from now on when it
     is not running; ResourceNotFoundException if it does not exist), and whether it still runs:
-    a watcher stops once it is not running and every line is out."""
+    a watcher stops once it is not running and every line is out. In cluster mode both come
+    from the shared engines, whichever node runs the processor."""
     processor_store().get(account_id, name)
+    shared = _shared_events(account_id, name)
+    if shared is not None:
+        return shared.follower(), _runs_anywhere(account_id, name)
     with _running_lock:
         entry = _running.get((account_id, name))
     follower = JsonlFollower(events_path(account_id, name),
@@ -234,17 +276,83 @@ def processor_events(account_id: str, name: str) -> tuple[JsonlFollower, Callabl
     return follower, lambda: running(account_id, name) is not None
 
 
-def resume_processors() -> None:
-    """Server start: processors a stopped server left running are started again."""
+def _runs_anywhere(account_id: str, name: str) -> Callable[[], bool]:
+    """Whether the processor still runs on some node, by its status (read at most once per
+    _STATUS_POLL_SECONDS)."""
+    seen = {"at": float("-inf"), "runs": True}
+
+    def runs() -> bool:
+        if time.monotonic() - seen["at"] >= _STATUS_POLL_SECONDS:
+            try:
+                status = processor_store().get(account_id, name).status
+            except RekognitionError:
+                status = STOPPED
+            seen.update(at=time.monotonic(), runs=status in (RUNNING, STARTING, STOPPING))
+        return bool(seen["runs"])
+
+    return runs
+
+
+def _lease_seconds() -> float:
+    return settings().video_job_lease_seconds
+
+
+def keep_leases() -> None:
+    """One round of the lease keeper: refresh the lease of each processor running here (stop
+    the ones another node took, or that were asked to stop through another node), then take
+    over processors that should run and whose lease nobody live holds."""
     store = processor_store()
+    with _running_lock:
+        entries = dict(_running)
+    for (account_id, name), entry in entries.items():
+        status = store.heartbeat(account_id, name, NODE)
+        if status is None:
+            entry.handed_over.set()
+            entry.run.stop(wait=0)
+        elif status == STOPPING:
+            entry.run.stop(wait=0)
+    cutoff = lease_cutoff(_lease_seconds())
     for processor in store.list():
-        if processor.status in (RUNNING, STARTING) and running(
-                processor.account_id, processor.name) is None:
-            run_processor(processor)
+        if processor.status not in (RUNNING, STARTING) or running(
+                processor.account_id, processor.name) is not None:
+            continue
+        if store.lease_is_live(processor, cutoff):
+            continue
+        # A dead owner on this host is known at once: any heartbeat of it is stale.
+        stale = cutoff + timedelta(days=1) if owner_is_gone(processor.owner) else cutoff
+        claimed = store.claim(processor.account_id, processor.name, NODE, stale)
+        if claimed is not None and not _shutting_down.is_set():
+            log.info("stream processor %s/%s: taken over from %s", processor.account_id,
+                     processor.name, processor.owner)
+            run_processor(claimed)
+
+
+def _keep_leases_forever() -> None:
+    while not _keeper_stop.wait(max(1.0, _lease_seconds() / 3)):
+        try:
+            keep_leases()
+        except Exception:  # the store may be briefly unavailable: try again next round
+            log.exception("stream processor lease round failed")
+
+
+def resume_processors() -> None:
+    """Server start: take over processors whose lease nobody live holds (those a stopped
+    server left running included), and keep doing so while the server runs."""
+    keep_leases()
+    if not _keeper:
+        _keeper_stop.clear()
+        keeper = threading.Thread(target=_keep_leases_forever, name="stream-leases", daemon=True)
+        _keeper.append(keeper)
+        keeper.start()
 
 
 def stop_processors() -> None:
-    """Server stop: processors stop but stay RUNNING in the store, to resume at the next start."""
+    """Server stop: processors stop but stay RUNNING in the store, their leases handed back,
+    so that another node or the next start resumes them."""
+    _keeper_stop.set()
+    for keeper in _keeper:
+        keeper.join(30)
+    _keeper.clear()
     _shutting_down.set()
     with _running_lock:
         runs = [entry.run for entry in _running.values()]
@@ -299,17 +407,17 @@ def list_stream_processors(request: dict[str, Any], ctx: RequestContext) -> dict
 @operation("StartStreamProcessor")
 def start_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     processor = processor_store().get(ctx.account_id, request["Name"])
-    if processor.status not in (STOPPED, FAILED) or running(ctx.account_id, processor.name):
-        raise ResourceInUseException(
-            f"Stream processor {processor.name} is {processor.status}")
     if request.get("StartSelector"):
         raise InvalidParameterException(
             "StartSelector applies to Kinesis video fragments; live sources start now")
     stop = (request.get("StopSelector") or {}).get("MaxDurationInSeconds")
     # Whoever starts a session answers for its matches: they run under the starter's key and
-    # purpose (recorded with each match, and judged again while it runs).
-    processor_store().set(ctx.account_id, processor.name, access_key_id=ctx.access_key_id,
-                          purpose=ctx.purpose)
+    # purpose (recorded with each match, and judged again while it runs). Only one node wins
+    # the start of a stopped processor.
+    if not processor_store().start(ctx.account_id, processor.name, NODE,
+                                   access_key_id=ctx.access_key_id, purpose=ctx.purpose):
+        status = processor_store().get(ctx.account_id, processor.name).status
+        raise ResourceInUseException(f"Stream processor {processor.name} is {status}")
     processor = processor_store().get(ctx.account_id, processor.name)
     return {"SessionId": run_processor(processor, max_seconds=stop).session_id}
 
@@ -320,9 +428,14 @@ def stop_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[
     run = running(ctx.account_id, processor.name)
     if run is None:
         if processor.status in (RUNNING, STARTING):
+            store = processor_store()
+            if store.lease_is_live(processor, lease_cutoff(_lease_seconds())):
+                # Another node runs it: its lease keeper stops it within a third of a lease.
+                store.set(ctx.account_id, processor.name, status=STOPPING)
+                return {}
             # Left RUNNING by a server that is gone: nothing runs it any more.
-            processor_store().set(ctx.account_id, processor.name, status=STOPPED,
-                                  status_message="Stopped on request (it was not running)")
+            store.set(ctx.account_id, processor.name, status=STOPPED,
+                      status_message="Stopped on request (it was not running)")
             return {}
         raise ResourceInUseException(f"Stream processor {processor.name} is not running")
     processor_store().set(ctx.account_id, processor.name, status=STOPPING)
@@ -343,7 +456,7 @@ def delete_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dic
 @operation("UpdateStreamProcessor")
 def update_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     processor = processor_store().get(ctx.account_id, request["Name"])
-    if running(ctx.account_id, processor.name) is not None:
+    if processor.status not in (STOPPED, FAILED):
         raise ResourceInUseException(f"Stop stream processor {processor.name} to update it")
     if (request.get("SettingsForUpdate") or {}).get("ConnectedHomeForUpdate"):
         raise InvalidParameterException(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 
 class JsonlSink:
@@ -21,6 +21,12 @@ class JsonlSink:
         line = json.dumps(event, default=str) + "\n"
         with self._lock, self.path.open("a", encoding="utf-8") as handle:
             handle.write(line)
+
+
+class EventFollower(Protocol):
+    """New events (JSON lines) since the last read, without waiting."""
+
+    def read(self) -> list[str]: ...
 
 
 class JsonlFollower:

@@ -54,4 +54,8 @@ stream_processors = Table(
     Column("session_id", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The lease of the node running it (as a job's): a processor that should run (RUNNING or
+    # STARTING) whose owner stopped refreshing `heartbeat_at` is taken over by another node.
+    Column("owner", String(64), nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
 )

@@ -20,12 +20,13 @@ log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 5.0
 
 
-def post_json(url: str, payload: dict[str, Any], timeout: float = TIMEOUT_SECONDS) -> int:
+def post_json(url: str, payload: dict[str, Any], timeout: float = TIMEOUT_SECONDS,
+              headers: dict[str, str] | None = None) -> int:
     """POST `payload` as JSON; returns the HTTP status (raises OSError when unreachable)."""
     request = urllib.request.Request(
         url,
         data=json.dumps(payload, default=str).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **(headers or {})},
         method="POST",
     )
     try:
