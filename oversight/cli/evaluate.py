@@ -122,6 +122,29 @@ def demographics(
          lambda: evaluate_demographics(source, group or None, labels, face))
 
 
+@evaluate_app.command("calibration")
+def calibration(
+    folder: Annotated[Path, typer.Argument(
+        exists=True, file_okay=False,
+        help="LFW-style folder: images/<name>/*.jpg and pairsDevTrain.txt.")],
+    labels: Annotated[Path, typer.Option(
+        exists=True, dir_okay=False, help="CSV of identity and a group column (race.csv); "
+                                          "used only to measure, never to fit.")],
+    folds: Annotated[int, typer.Option(min=3, help="Folds of people for cross-fitting.")] = 5,
+    clusters: Annotated[int, typer.Option(min=2, help="k-means clusters of the cluster "
+                                                      "method.")] = 6,
+    output: Output = None,
+) -> None:
+    """Compare group-agnostic calibrations (global, FairCal-style clusters, cohort Z-norm) of
+    both matchers, cross-fitted: accuracy, overall FMR at 80, FMR per group and their ratio."""
+    from ..evaluation.fairness import evaluate_calibrations
+
+    _run("calibration", output,
+         [str(folder), "--labels", str(labels), "--folds", str(folds),
+          "--clusters", str(clusters)],
+         lambda: evaluate_calibrations(folder, labels, folds, clusters))
+
+
 def _data_name(source: Path) -> str:
     """The dataset a demographics source belongs to: LFW's images/ folder is named by its
     parent, a CSV by its folder."""

@@ -1,0 +1,52 @@
+"""The calibration in force for each matcher: the deployment's own, else the packaged one.
+
+Packaged calibrations (`fused.json`, `sface.json` beside this file) are fitted on the shared
+face sets by `python -m oversight.evaluation.calibrate`. `oversight calibrate` fits one on an
+owner's identity-labelled faces and installs it as `<data dir>/calibration/<matcher>.json`; a
+running server picks it up at the next comparison (the file's modification time is checked),
+so every process of a deployment reads the same file.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ...config import settings
+from ..calibration import MATCHERS, Calibration, Matcher
+
+PACKAGED = Path(__file__).parent
+_lock = threading.Lock()
+_loaded: dict[Path, tuple[int, Calibration]] = {}
+
+
+def deployment_file(matcher: Matcher) -> Path:
+    return settings().data_dir / "calibration" / f"{matcher}.json"
+
+
+def packaged_file(matcher: Matcher) -> Path:
+    return PACKAGED / f"{matcher}.json"
+
+
+def calibration_file(matcher: Matcher) -> Path:
+    """The file the calibration of `matcher` is read from now."""
+    if matcher not in MATCHERS:
+        raise ValueError(f"unknown matcher {matcher!r}")
+    own = deployment_file(matcher)
+    return own if own.is_file() else packaged_file(matcher)
+
+
+def active_calibration(matcher: Matcher) -> Calibration:
+    """The calibration in force for `matcher`, re-read when its file changes."""
+    path = calibration_file(matcher)
+    stamp = path.stat().st_mtime_ns
+    with _lock:
+        cached = _loaded.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+    calibration = Calibration.load(path)
+    if calibration.matcher != matcher:
+        raise ValueError(f"{path} calibrates {calibration.matcher}, not {matcher}")
+    with _lock:
+        _loaded[path] = (stamp, calibration)
+    return calibration
