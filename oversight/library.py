@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import DetectedFace, face_analyzer, similarity_from_cosine
+from .analysis import DetectedFace, face_analyzer
 from .api.calls import governed_call
 from .images import DecodedImage, decode_image, from_array, load_image
+from .operations import matching
 from .operations.context import RequestContext
 
 Image = str | Path | bytes | np.ndarray | DecodedImage
@@ -63,7 +64,7 @@ def embed(image: Image, face: DetectedFace | None = None) -> np.ndarray | None:
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Rekognition's calibrated 0-100 Similarity of two embeddings (docs/MODEL_CARD.md states
     what 80, 90, 95 and 99 mean)."""
-    return float(similarity_from_cosine(float(np.dot(a, b))))
+    return float(matching.compare(a, b)[0])
 
 
 def compare(source: Image, target: Image) -> float | None:

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from oversight.analysis import EMBEDDING_MODEL, similarity_from_cosine
-from oversight.analysis.similarity import (
-    CALIBRATION_FILE,
-    fmr_for_similarity,
-    similarity_for_decades,
-)
+from oversight.analysis.calibration import MATCHERS, Calibration
+from oversight.analysis.calibrations import packaged_file
+from oversight.analysis.embedding import CALIBRATION_FILE
+from oversight.analysis.similarity import fmr_for_similarity, similarity_for_decades
 
-CALIBRATION = json.loads(CALIBRATION_FILE.read_text())
+FUSION = json.loads(CALIBRATION_FILE.read_text())
+FUSED = Calibration.load(packaged_file("fused"))
 
 
 @pytest.mark.parametrize(
@@ -32,21 +32,20 @@ def test_similarity_is_monotone_and_bounded() -> None:
     assert values[0] == 0.0 and values[-1] == 100.0
 
 
-def test_calibration_hits_its_operating_points() -> None:
-    assert CALIBRATION["embedding"] == EMBEDDING_MODEL
-    for point in CALIBRATION["operating_points"]:
-        # The cosine chosen for a Similarity maps back to that Similarity ...
-        assert similarity_from_cosine(point["cosine"]) == pytest.approx(
-            point["similarity"], abs=0.5
-        )
-        # ... and on the calibration data its false-match rate is the one the Similarity states.
-        if point["target_fmr"] * CALIBRATION["impostor_pairs"] >= 10:
-            assert point["measured_fmr"] <= 1.5 * point["target_fmr"]
+@pytest.mark.parametrize("matcher", MATCHERS)
+def test_packaged_calibrations_hit_their_operating_points(matcher: str) -> None:
+    assert FUSION["embedding"] == EMBEDDING_MODEL
+    calibration = Calibration.load(packaged_file(matcher))  # type: ignore[arg-type]
+    assert calibration.matcher == matcher
+    for point in calibration.source["in_sample"]:
+        # On the calibration data the false-match rate is the one the Similarity states.
+        if point["intended_fmr"] * point["fmr"]["total"] >= 10:
+            assert point["fmr"]["rate"] <= 1.5 * point["intended_fmr"]
 
 
 def test_only_identical_vectors_reach_100() -> None:
     # Different photos of one person once all read exactly 100 (issue 13, item 4).
-    top = CALIBRATION["cosines"][-1]
+    top = FUSED.cosines[-1]
     cosines = np.linspace(top, 1.0, 50)
     values = similarity_from_cosine(cosines)
     assert np.all(np.diff(values) > 0) and values[-1] == 100.0 and values[-2] < 100.0

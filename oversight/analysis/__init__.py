@@ -1,8 +1,8 @@
 """Face analysis on top of the models: detection, embeddings, attributes, similarity."""
 
+from .calibrations import similarity_from_cosine
 from .embedding import EMBEDDING_DIM, EMBEDDING_MODEL, FACE_MODEL_VERSION, face_model_version
 from .faces import DetectedFace, FaceAnalyzer, face_analyzer, requested_attributes
-from .similarity import similarity_from_cosine
 
 __all__ = [
     "EMBEDDING_DIM",

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .embedding import SFACE_WEIGHT, split_fused
-from .similarity import similarity_for_decades
+from .similarity import TOP_DECADES, decades_from_anchors, similarity_for_decades
 
 Matcher = Literal["fused", "sface"]
 MATCHERS: tuple[Matcher, ...] = ("fused", "sface")
@@ -53,14 +53,6 @@ def index_query(vector: np.ndarray, matcher: Matcher) -> np.ndarray:
         return np.asarray(vector, np.float32)
     sface = matcher_vectors(vector[None, :], "sface")[0] / np.sqrt(SFACE_WEIGHT)
     return np.concatenate([sface, np.zeros(len(vector) - len(sface), np.float32)])
-
-
-def _decades(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Piecewise-linear map through the anchors (xs, ys), continuing the last segment's slope
-    past the last anchor (Similarity is capped later) and flat before the first."""
-    x = np.asarray(x, np.float64)
-    slope = (ys[-1] - ys[-2]) / max(xs[-1] - xs[-2], 1e-9)
-    return np.where(x > xs[-1], ys[-1] + slope * (x - xs[-1]), np.interp(x, xs, ys))
 
 
 @dataclass(frozen=True)
@@ -92,7 +84,7 @@ class Calibration:
         clusters_b (broadcast against the cosines)."""
         cosines = np.asarray(cosines, np.float64)
         if not self.clustered:
-            return _decades(cosines, self.cosines, self.decades)
+            return decades_from_anchors(cosines, self.cosines, self.decades)
         a, b = np.broadcast_arrays(np.asarray(clusters_a), np.asarray(clusters_b))
         a, b = np.broadcast_to(a, cosines.shape), np.broadcast_to(b, cosines.shape)
         # Per cluster k, the decades of every pair with a face in k (rows computed once per k).
@@ -100,11 +92,11 @@ class Calibration:
         for k in np.union1d(np.unique(a), np.unique(b)):
             on_a, on_b = a == k, b == k
             anchors = self.cluster_cosines[k]
-            in_a[on_a] = _decades(cosines[on_a], anchors, self.decades)
-            in_b[on_b] = _decades(cosines[on_b], anchors, self.decades)
+            in_a[on_a] = decades_from_anchors(cosines[on_a], anchors, self.decades)
+            in_b[on_b] = decades_from_anchors(cosines[on_b], anchors, self.decades)
         weight_a = self.cluster_weights[a] / (self.cluster_weights[a] + self.cluster_weights[b])
         mixed = weight_a * in_a + (1.0 - weight_a) * in_b
-        return _decades(mixed, self.combined, self.decades)
+        return decades_from_anchors(mixed, self.combined, self.decades, top=TOP_DECADES)
 
     def similarity(self, cosines: np.ndarray, clusters_a: np.ndarray,
                    clusters_b: np.ndarray) -> np.ndarray:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 
 from ..models.dlib_models import DLIB_EMBEDDING_DIM
 from ..models.sface import EMBEDDING_DIM as SFACE_DIM
-from .similarity import CALIBRATION_FILE
 
 # The SFace weight that maximised LFW devtrain pair accuracy, and the name that identifies
 # vectors made with it, both written by `python -m oversight.evaluation.calibrate`.
+# The fusion weight's file (its name predates per-matcher calibrations, which live in
+# calibrations/): `python -m oversight.evaluation.calibrate` writes both.
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 _CALIBRATION = json.loads(CALIBRATION_FILE.read_text())
 SFACE_WEIGHT: float = _CALIBRATION["sface_weight"]
 EMBEDDING_MODEL: str = _CALIBRATION["embedding"]

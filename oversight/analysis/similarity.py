@@ -1,8 +1,8 @@
 """Rekognition's 0-100 Similarity, calibrated so that a threshold means a false-match rate.
 
-`calibration.json` (written by `python -m oversight.evaluation.calibrate`) holds, for the fused
-embedding, the cosine at which the false-match rate (FMR) over impostor pairs drops to 10^-d for
-a grid of d. Similarity is piecewise linear in d = -log10(FMR):
+A calibration (calibration.py; fitted by `python -m oversight.evaluation.calibrate`) holds the
+cosine at which the false-match rate (FMR) over impostor pairs drops to 10^-d for a grid of d.
+Similarity is piecewise linear in d = -log10(FMR):
   d in [0, 5]: Similarity = 16 d            (FMR 1 -> 0, FMR 1e-5 -> 80)
   d > 5:       Similarity = 80 + 19 (d - 5)  (FMR 1e-6 -> 99)
 Past the last calibrated cosine, Similarity rises linearly to 100 at cosine 1: only identical
@@ -15,13 +15,10 @@ gallery 41 % of the time. docs/MODEL_CARD.md has the measured rates.
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+# d at Similarity 100, where a map's anchors end: only a cosine of 1 (identical vectors) gets it.
+TOP_DECADES = 5.0 + 20.0 / 19.0
 
 
 def similarity_for_decades(decades: np.ndarray) -> np.ndarray:
@@ -36,18 +33,10 @@ def fmr_for_similarity(similarity: float) -> float:
     return float(10.0 ** (-decades))
 
 
-@lru_cache(maxsize=1)
-def _anchors() -> tuple[np.ndarray, np.ndarray]:
-    table = json.loads(CALIBRATION_FILE.read_text())
-    cosines = np.asarray(table["cosines"], np.float64)
-    similarities = similarity_for_decades(np.asarray(table["decades"], np.float64))
-    return cosines, similarities
-
-
-def similarity_from_cosine(cosine: float | np.ndarray) -> float | np.ndarray:
-    """Calibrated Similarity (0-100) for one cosine or an array of them."""
-    cosines, similarities = _anchors()
-    # Past the last anchor the data has no false matches left to count: rise to 100 at cosine 1.
-    values = np.interp(cosine, [*cosines, 1.0], [*similarities, 100.0])
-    values = np.clip(values, 0.0, 100.0)
-    return float(values) if np.ndim(values) == 0 else values
+def decades_from_anchors(scores: np.ndarray, anchors: np.ndarray, decades: np.ndarray,
+                         top: float = 1.0) -> np.ndarray:
+    """d of each score through anchors (the score at each decade of the grid), piecewise
+    linear. Past the last anchor the data has no false matches left to count: d rises linearly
+    to TOP_DECADES at the highest possible score `top` (a cosine of 1), so two photos of one
+    person still rank by how alike they are and only identical vectors reach Similarity 100."""
+    return np.interp(np.asarray(scores, np.float64), [*anchors, top], [*decades, TOP_DECADES])

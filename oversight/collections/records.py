@@ -31,6 +31,8 @@ class Collection:
     created_at: datetime
     revision: int
     vector_ts: int = 0
+    # Which vector it compares (analysis/calibration.py): "fused" or "sface".
+    matcher: str = "fused"
 
 
 @dataclass(frozen=True)

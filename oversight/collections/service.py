@@ -84,9 +84,10 @@ class CollectionService:
 
     # -- collections ---------------------------------------------------------------------------
     def create_collection(
-        self, account_id: str, collection_id: str, face_model: str, tags: dict[str, str]
+        self, account_id: str, collection_id: str, face_model: str, tags: dict[str, str],
+        matcher: str = "fused",
     ) -> Collection:
-        return self.store.create_collection(account_id, collection_id, face_model, tags)
+        return self.store.create_collection(account_id, collection_id, face_model, tags, matcher)
 
     def collection(self, account_id: str, collection_id: str) -> Collection:
         return self.store.get_collection(account_id, collection_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -50,6 +51,7 @@ def _collection(row: Row) -> Collection:
         created_at=_utc(row.created_at),
         revision=row.revision,
         vector_ts=row.vector_ts,
+        matcher=row.matcher,
     )
 
 
@@ -78,7 +80,8 @@ class CollectionStore:
 
     # -- collections ---------------------------------------------------------------------------
     def create_collection(
-        self, account_id: str, collection_id: str, face_model: str, tag_map: dict[str, str]
+        self, account_id: str, collection_id: str, face_model: str, tag_map: dict[str, str],
+        matcher: str = "fused",
     ) -> Collection:
         values = {
             "uid": str(uuid.uuid4()),
@@ -88,6 +91,7 @@ class CollectionStore:
             "created_at": datetime.now(UTC),
             "revision": 0,
             "vector_ts": 0,
+            "matcher": matcher,
         }
         try:
             with self.engine.begin() as conn:
@@ -98,6 +102,14 @@ class CollectionStore:
                 f"The collection id: {collection_id} already exists"
             ) from exc
         return Collection(pk=pk, **values)
+
+    def set_matcher(self, collection: Collection, matcher: str) -> Collection:
+        """Switch the collection's matcher; its faces stay as they are."""
+        with self.engine.begin() as conn:
+            conn.execute(update(tables.collections)
+                         .where(tables.collections.c.pk == collection.pk)
+                         .values(matcher=matcher))
+        return replace(collection, matcher=matcher)
 
     def get_collection(self, account_id: str, collection_id: str) -> Collection:
         with self.engine.connect() as conn:

@@ -55,6 +55,9 @@ collections = Table(
     # Milvus timestamp of the latest vector write (cluster mode; 0 with the embedded index):
     # a search on any node asks Milvus for a view at least this recent (read-after-write).
     Column("vector_ts", BigInteger, nullable=False, default=0),
+    # The matcher its searches compare with ("fused" or "sface"), switchable at any time: both
+    # read the same stored vectors.
+    Column("matcher", String(16), nullable=False, default="fused"),
     UniqueConstraint("account_id", "collection_id", name="uq_collections_account_name"),
 )
 

@@ -19,6 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..analysis import EMBEDDING_MODEL, face_analyzer
+from ..analysis.calibration import DEFAULT_MATCHER
+from ..analysis.calibrations import active_calibration
 from ..analysis.embedding import SFACE_WEIGHT, split_fused
 from ..operations.face_detail import face_detail
 from . import plots
@@ -32,7 +34,7 @@ from .groups import (
     gender_accuracy,
     group_error_rates,
 )
-from .operating import DEFAULT_SIMILARITY, cosine_at_similarity
+from .operating import DEFAULT_SIMILARITY
 from .report import Report, rate_cell, rate_ci_cell
 
 _NOT_GROUPS = {"path", "identity"}
@@ -101,7 +103,7 @@ def _group_table(similarity: np.ndarray, identities: np.ndarray, labels: np.ndar
                  faced: np.ndarray) -> dict[str, Any]:
     per_threshold = {}
     for s in DEMOGRAPHIC_SIMILARITIES:
-        rates = group_error_rates(similarity, identities, labels[faced], cosine_at_similarity(s))
+        rates = group_error_rates(similarity, identities, labels[faced], s)
         rates.pop(_LEFT_OUT, None)
         per_threshold[f"{s:g}"] = {
             "groups": {g: {"fmr": r.fmr.with_interval(), "fnmr": r.fnmr.with_interval()}
@@ -125,20 +127,20 @@ def _group_table(similarity: np.ndarray, identities: np.ndarray, labels: np.ndar
     return {"at_similarity": per_threshold, "attributes": attributes}
 
 
-def _embedder_similarities(matrix: np.ndarray, fused: np.ndarray) -> dict[str, np.ndarray]:
+def _embedder_similarities(matrix: np.ndarray) -> dict[str, np.ndarray]:
     sface, dlib_vectors = split_fused(matrix)
     return {"SFace": sface @ sface.T, "dlib ResNet": dlib_vectors @ dlib_vectors.T,
-            f"fused (SFace weight {SFACE_WEIGHT:g}, used)": fused}
+            f"fused (SFace weight {SFACE_WEIGHT:g}, used)": matrix @ matrix.T}
 
 
-def _by_embedder(matrix: np.ndarray, similarity: np.ndarray, identities: np.ndarray,
+def _by_embedder(matrix: np.ndarray, identities: np.ndarray,
                  groupings: dict[str, np.ndarray], faced: np.ndarray) -> dict[str, Any]:
     """Group FMRs of each embedder at its own threshold for EMBEDDER_FMR over the impostor
     pairs of the grouping's images (all of them, or the adults only)."""
     rows, cols = np.triu_indices(len(identities), k=1)
     impostor = identities[rows] != identities[cols]
     table: dict[str, Any] = {}
-    for name, scores in _embedder_similarities(matrix, similarity).items():
+    for name, scores in _embedder_similarities(matrix).items():
         table[name] = {}
         for column, labels in groupings.items():
             if column == "age":
@@ -169,7 +171,8 @@ def evaluate_demographics(source: Path, group_columns: list[str] | None = None,
     vectors = embed_files(paths, progress=progress, choice=cast(FaceChoice, face))
     faced = np.array([vectors[p] is not None for p in paths])
     matrix = np.stack([vectors[p] for p in paths if vectors[p] is not None])
-    similarity = matrix @ matrix.T
+    # Pairs are judged by the calibration in force for the default matcher, as a search would.
+    similarity = active_calibration(DEFAULT_MATCHER).similarity_matrix(matrix)
     has_identity = "identity" in rows[0]
     identities = np.array([row["identity"] if has_identity else str(i)
                            for i, row in enumerate(rows)])[faced]
@@ -190,7 +193,7 @@ def evaluate_demographics(source: Path, group_columns: list[str] | None = None,
         "by": {name: _group_table(similarity, identities, labels, genders, ages, rows, faced)
                for name, labels in groupings.items()},
         "embedder_fmr": EMBEDDER_FMR,
-        "by_embedder": _by_embedder(matrix, similarity, identities, groupings, faced),
+        "by_embedder": _by_embedder(matrix, identities, groupings, faced),
     }
     report = Report("Demographic differentials", result)
     _describe(report, result)

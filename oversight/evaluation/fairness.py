@@ -82,13 +82,11 @@ class CohortNorm:
                       + (cosines - mean_b[None, :]) / spread_b[None, :])
 
     def similarity_matrix(self, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        # Normalised scores have no natural top: past the last anchor they stay at its decade
+        # (Similarity 99), which is beyond every operating point compared here.
         b = a if b is None else b
-        anchors = self.anchors
-        slope = (self.decades[-1] - self.decades[-2]) / max(anchors[-1] - anchors[-2], 1e-9)
-        scores = self.normalised(a, b)
-        decades = np.where(scores > anchors[-1], self.decades[-1] + slope * (scores - anchors[-1]),
-                           np.interp(scores, anchors, self.decades))
-        return similarity_for_decades(decades)
+        return similarity_for_decades(np.interp(self.normalised(a, b), self.anchors,
+                                                self.decades))
 
 
 def fit_cohort(vectors: np.ndarray, identities: np.ndarray) -> CohortNorm:
@@ -175,11 +173,14 @@ def evaluate_calibrations(root: Path, labels: Path, folds: int = 5,
     identities = np.array([rows[i]["identity"] for i in kept])
     groups = np.array([rows[i][column] for i in kept])
     pairs = read_pairs(root / "pairsDevTrain.txt", root / "images")
-    position = {paths[i]: n for n, i in enumerate(kept)}
-    usable = np.array([a in position and b in position
-                       for a, b in zip(pairs.left, pairs.right, strict=True)])
-    pair_index = (np.array([position[p] for p, ok in zip(pairs.left, usable, strict=True) if ok]),
-                  np.array([position[p] for p, ok in zip(pairs.right, usable, strict=True) if ok]))
+    position = {paths[i].resolve(): n for n, i in enumerate(kept)}
+    left = [position.get(path.resolve()) for path in pairs.left]
+    right = [position.get(path.resolve()) for path in pairs.right]
+    usable = np.array([a is not None and b is not None for a, b in zip(left, right, strict=True)])
+    if not usable.any():
+        raise ValueError(f"no pair of {root / 'pairsDevTrain.txt'} has two faces among the images")
+    pair_index = (np.array([a for a, ok in zip(left, usable, strict=True) if ok], np.int64),
+                  np.array([b for b, ok in zip(right, usable, strict=True) if ok], np.int64))
     fold_of = person_folds(identities, folds)
     table: dict[str, dict[str, Any]] = {}
     for matcher in MATCHERS:

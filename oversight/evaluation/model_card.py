@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..analysis import EMBEDDING_MODEL, face_model_version
-from ..analysis.similarity import CALIBRATION_FILE, fmr_for_similarity, similarity_for_decades
+from ..analysis.calibration import Matcher
+from ..analysis.calibrations import PACKAGED, active_calibration, calibration_file
+from ..analysis.embedding import CALIBRATION_FILE
+from ..analysis.similarity import fmr_for_similarity, similarity_for_decades
 from .demographics import NO_IDENTITY_CAVEAT, embedder_tables, group_table, ratio_line
 from .emotion import comparison_table, confusion_table
 from .face_cover import group_tables, source_table
@@ -123,8 +126,7 @@ def _fusion_section() -> list[str]:
         f"../shared/data/faces/{table['data']}` picked w = {chosen:.2f} as the weight with the "
         "best 10-fold accuracy on the dev pairs. The weight was chosen on the same pairs, so its "
         "accuracy is slightly optimistic; the single models and the even mix are shown beside it. "
-        f"The same command maps cosine to Similarity from {table['impostor_pairs']:,} "
-        "different-person pairs.", "",
+        "The same command fits each matcher's Similarity calibration (next section).", "",
         "| SFace weight | model | 10-fold accuracy |", "|---|---|---|",
     ]
     shown = {0.0: "dlib ResNet only", chosen: "fused (used)", 0.5: "even mix",
@@ -133,6 +135,46 @@ def _fusion_section() -> list[str]:
         mean, std = table["pair_accuracy_by_weight"][f"{weight:.2f}"]
         lines.append(f"| {weight:.2f} | {label} | {mean * 100:.2f} % ± {std * 100:.2f} % |")
     return lines
+
+
+def _matchers_section(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Both matchers side by side: accuracy, the calibration in force, and how evenly each
+    spreads false matches (from the calibration comparison, when it was run)."""
+    fusion = json.loads(CALIBRATION_FILE.read_text())
+    weights: dict[Matcher, float] = {"fused": fusion["sface_weight"], "sface": 1.0}
+    compared = results.get("calibration", {}).get("methods", {})
+    lines = [
+        "## Matchers: fused vector or SFace alone", "",
+        "A collection compares either the fused vector (default) or its SFace part alone "
+        "(`CreateCollection`'s or `UpdateCollectionMatcher`'s `Matcher`, docs/COLLECTIONS.md); "
+        "both read the same stored vectors, so switching needs no re-indexing, and each has its "
+        "own calibration. In-sample rates are on the calibration pairs; the group ratio is "
+        "cross-fitted (Calibration options below).", "",
+        "| matcher | LFW dev 10-fold accuracy | calibration in force | FMR at 80 (in-sample) | "
+        "FNMR at 80 (in-sample) | race FMR ratio at 32 / 48 (global, cross-fitted) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for matcher, weight in weights.items():
+        calibration = active_calibration(matcher)
+        mean, std = fusion["pair_accuracy_by_weight"][f"{weight:.2f}"]
+        at_80 = next((p for p in calibration.source.get("in_sample", [])
+                      if p["similarity"] == DEFAULT_SIMILARITY), None)
+        where = calibration_file(matcher)
+        origin = ("packaged" if where.parent == PACKAGED else "this deployment's")
+        ratios = compared.get(matcher, {}).get("global", {}).get("at_similarity", {})
+        lines.append(
+            f"| {matcher} | {mean * 100:.2f} % ± {std * 100:.2f} % | {origin} "
+            f"`{calibration.method}` on {calibration.source.get('data', '?')} "
+            f"({calibration.source.get('impostor_pairs', 0):,} impostor pairs) | "
+            f"{rate_cell(at_80['fmr']) if at_80 else 'n/a'} | "
+            f"{rate_cell(at_80['fnmr']) if at_80 else 'n/a'} | "
+            + " / ".join(_ratio(ratios.get(s, {}).get("fmr_ratio")) for s in ("32", "48"))
+            + " |")
+    return lines
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _verification_section(result: dict[str, Any], base: Path) -> list[str]:
@@ -361,6 +403,7 @@ def render(results: dict[str, dict[str, Any]], base: Path) -> str:
            "embedding model; run the evaluations again.**", ""] if stale else []),
         *_models_section(), "",
         *_fusion_section(), "",
+        *_matchers_section(results), "",
         *_goals_section(results), "",
     ]
     for result in _demographics(results):

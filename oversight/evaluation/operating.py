@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis.similarity import similarity_from_cosine
+from ..analysis import similarity_from_cosine
 
 # The thresholds the model card explains; 80 is Rekognition's default FaceMatchThreshold.
 SIMILARITY_THRESHOLDS: tuple[float, ...] = (80.0, 90.0, 95.0, 99.0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import numpy as np
+
 from ..analysis import (
     EMBEDDING_MODEL,
     face_analyzer,
@@ -18,15 +20,16 @@ from ..analysis import (
 )
 from ..collections import (
     Box,
-    FaceMatch,
+    Collection,
     NewFace,
     Requester,
     collection_service,
 )
 from ..collections.pagination import decode_token, encode_token
+from ..errors import InvalidParameterException
 from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_SEARCH_FACES
-from . import RequestContext, operation
-from .face_matching import analyse_faces, face_api, searched_face, similarity_matches
+from . import RequestContext, matching, operation
+from .face_matching import analyse_faces, face_api, searched_face
 from .image_input import request_image
 from .resources import (
     check_tags,
@@ -37,11 +40,13 @@ from .resources import (
 )
 
 
-def _face_matches(matches: list[FaceMatch], request: dict[str, Any]) -> list[dict[str, Any]]:
-    threshold = request.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD)
+def _face_matches(collection: Collection, vector: np.ndarray, request: dict[str, Any],
+                  exclude_seq: int | None = None) -> list[dict[str, Any]]:
     return [
         {"Similarity": similarity, "Face": face_api(match.face)}
-        for match, similarity in similarity_matches(matches, threshold)
+        for match, similarity in matching.search(
+            collection, vector, request.get("MaxFaces", MAX_SEARCH_FACES),
+            request.get("FaceMatchThreshold", DEFAULT_MATCH_THRESHOLD), exclude_seq)
     ]
 
 
@@ -194,12 +199,14 @@ def delete_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
 @operation("SearchFaces")
 def search_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = searchable_collection(request, ctx)
-    matches = collection_service().search_face(
-        collection, request["FaceId"], request.get("MaxFaces", MAX_SEARCH_FACES)
-    )
+    stored = collection_service().store.face_with_embedding(collection, request["FaceId"])
+    if stored is None:
+        raise InvalidParameterException(
+            f"No face with FaceId {request['FaceId']} in the collection")
+    face, vector = stored
     return {
         "SearchedFaceId": request["FaceId"],
-        "FaceMatches": _face_matches(matches, request),
+        "FaceMatches": _face_matches(collection, vector, request, exclude_seq=face.seq),
         "FaceModelVersion": face_model_version(collection.face_model),
     }
 
@@ -210,11 +217,9 @@ def search_faces_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[
     image = request_image(request)
     face, detail, _ = searched_face(image, request.get("QualityFilter", "NONE"))
     vector = face_analyzer().embed(image, face)
-    limit = request.get("MaxFaces", MAX_SEARCH_FACES)
-    matches = collection_service().search(collection, vector, limit)
     return {
         "SearchedFaceBoundingBox": detail["BoundingBox"],
         "SearchedFaceConfidence": detail["Confidence"],
-        "FaceMatches": _face_matches(matches, request),
+        "FaceMatches": _face_matches(collection, vector, request),
         "FaceModelVersion": face_model_version(collection.face_model),
     }

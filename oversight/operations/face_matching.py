@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..analysis import FACE_MODEL_VERSION, face_analyzer, similarity_from_cosine
-from ..collections import FaceMatch, StoredFace
+from ..analysis import FACE_MODEL_VERSION, face_analyzer
+from ..collections import StoredFace
 from ..errors import InvalidParameterException
 from ..images import DecodedImage
 from .face_detail import face_detail
@@ -59,8 +59,3 @@ def searched_face(
     face, detail, _ = passing[0]
     others = [(d, reasons or ["FACE_NOT_LARGEST"]) for f, d, reasons in faces if f is not face]
     return face, detail, others
-
-
-def similarity_matches(matches: list[FaceMatch], threshold: float) -> list[tuple[FaceMatch, float]]:
-    scored = [(match, float(similarity_from_cosine(match.cosine))) for match in matches]
-    return [(match, similarity) for match, similarity in scored if similarity >= threshold]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ..analysis import face_analyzer, requested_attributes, similarity_from_cosine
+from ..analysis import face_analyzer, requested_attributes
 from ..analysis.faces import DEFAULT_ATTRIBUTES, DetectedFace
 from ..errors import InvalidParameterException
 from ..images import DecodedImage
 from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_FACES_PER_IMAGE
-from . import operation
+from . import matching, operation
 from .context import RequestContext
 from .face_detail import face_detail
 from .face_matching import analyse_faces
@@ -62,8 +60,7 @@ def compare_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any
 
     matches, unmatched = [], []
     for face, detail in _faces_passing(target, level):
-        cosine = float(np.dot(source_vector, analyzer.embed(target, face)))
-        similarity = float(similarity_from_cosine(cosine))
+        similarity = float(matching.compare(source_vector, analyzer.embed(target, face))[0])
         if similarity >= threshold:
             matches.append({"Similarity": similarity, "Face": detail})
         else:

@@ -9,14 +9,12 @@ import numpy as np
 from PIL import Image as PILImage
 
 from ..analysis import face_analyzer
-from ..collections import collection_service
 from ..governance import catalog
 from ..images import DecodedImage
 from ..redaction import Encoder, Region, Spared, SpareRule, redact_image
 from ..rekognition import bounding_box
-from . import operation
+from . import matching, operation
 from .context import RequestContext
-from .face_matching import similarity_matches
 from .image_input import request_image
 from .resources import searchable_collection
 
@@ -38,7 +36,7 @@ def spare_rule(
         return None
     collection = searchable_collection({"CollectionId": collection_id}, ctx)
     bar = DEFAULT_SPARE_THRESHOLD if threshold is None else threshold
-    analyzer, service = face_analyzer(), collection_service()
+    analyzer = face_analyzer()
     spared_in: dict[str, Any] = {"image": None, "count": 0}
 
     def rule(image: DecodedImage, face: Any) -> Spared | None:
@@ -46,7 +44,7 @@ def spare_rule(
             spared_in.update(image=image, count=0)
         if max_spared is not None and spared_in["count"] >= max_spared:
             return None
-        found = similarity_matches(service.search(collection, analyzer.embed(image, face), 1), bar)
+        found = matching.search(collection, analyzer.embed(image, face), 1, bar)
         if not found:
             return None
         match, similarity = found[0]

@@ -18,7 +18,6 @@ from ..analysis import (
     face_analyzer,
     face_model_version,
     requested_attributes,
-    similarity_from_cosine,
 )
 from ..collections import Collection, collection_service
 from ..collections.pagination import decode_token, encode_token
@@ -31,8 +30,8 @@ from ..rekognition import (
     MAX_FACES_PER_USER,
     MAX_SEARCH_FACES,
 )
-from . import RequestContext, operation
-from .face_matching import searched_face, similarity_matches
+from . import RequestContext, matching, operation
+from .face_matching import searched_face
 from .image_input import request_image
 from .resources import requested_collection, searchable_collection
 
@@ -120,9 +119,8 @@ def _associate(collection: Collection, request: dict[str, Any]) -> dict[str, Any
             )
             continue
         if references:
-            confidence = float(
-                similarity_from_cosine(float(np.max(np.vstack(references) @ vector)))
-            )
+            confidence = float(np.max(
+                matching.compare(vector, np.vstack(references), collection.matcher)))
             if confidence < threshold:
                 unsuccessful.append(
                     {
@@ -206,13 +204,11 @@ def _user_matches(
     collection: Collection, vector: np.ndarray, request: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Users ranked by their best face's similarity to `vector`, above the threshold."""
-    service = collection_service()
     # Users are found through their faces: search wide enough that unassociated faces near the
     # probe do not crowd every user face out of the candidates.
-    matches = service.search(collection, vector, MAX_SEARCH_FACES)
     threshold = request.get("UserMatchThreshold", DEFAULT_MATCH_THRESHOLD)
     best: dict[str, float] = {}
-    for match, similarity in similarity_matches(matches, threshold):
+    for match, similarity in matching.search(collection, vector, MAX_SEARCH_FACES, threshold):
         user_id = match.face.user_id
         if user_id is not None and similarity > best.get(user_id, -1.0):
             best[user_id] = similarity

@@ -18,7 +18,6 @@ import cv2
 
 from ..analysis.faces import ALL_ATTRIBUTES, DEFAULT_ATTRIBUTES
 from ..analysis.people import detect_people
-from ..collections import collection_service
 from ..config import settings
 from ..errors import InvalidParameterException
 from ..images import DecodedImage
@@ -41,10 +40,10 @@ from ..video.tasks import (
 )
 from ..video.webhooks import post_json
 from ..video.worker import JobRunner, Progress
-from . import call, operation
+from . import call, matching, operation
 from .context import RequestContext
 from .face_detail import face_detail
-from .face_matching import face_api, similarity_matches
+from .face_matching import face_api
 from .resources import searchable_collection
 
 log = logging.getLogger(__name__)
@@ -130,10 +129,10 @@ def collection_search(account_id: str, collection_id: str, threshold: float) -> 
     collection = searchable_collection({"CollectionId": collection_id}, ctx)
 
     def search(vector: Any) -> list[dict[str, Any]]:
-        found = collection_service().search(collection, vector, MAX_MATCHES_PER_FACE)
         return [
             {"Similarity": similarity, "Face": face_api(match.face)}
-            for match, similarity in similarity_matches(found, threshold)
+            for match, similarity in matching.search(collection, vector, MAX_MATCHES_PER_FACE,
+                                                     threshold)
         ]
 
     return search
