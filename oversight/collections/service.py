@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
@@ -108,6 +109,22 @@ class CollectionService:
             self.store.delete_collection(account_id, collection_id, receipt)
             self.indexes.drop(collection)
 
+    def list_collections(self, account_id: str, after_pk: int, limit: int) -> list[Collection]:
+        return self.store.list_collections(account_id, after_pk, limit)
+
+    def counts(self, collection: Collection) -> tuple[int, int]:
+        """(faces, users) the collection holds."""
+        return self.store.counts(collection)
+
+    def tags(self, collection: Collection) -> dict[str, str]:
+        return self.store.tags(collection)
+
+    def tag(self, collection: Collection, tag_map: dict[str, str]) -> None:
+        self.store.tag(collection, tag_map)
+
+    def untag(self, collection: Collection, keys: Sequence[str]) -> None:
+        self.store.untag(collection, keys)
+
     # -- faces ---------------------------------------------------------------------------------
     def add_faces(self, collection: Collection, faces: Sequence[NewFace]) -> list[StoredFace]:
         """Store faces durably, then make them searchable; returns them with their FaceIds."""
@@ -155,6 +172,18 @@ class CollectionService:
             refused[face.face_id] = (face.user_id, ["ASSOCIATED_TO_AN_EXISTING_USER"])
         return Deletion(deleted=deleted, kept=refused)
 
+    def list_faces(
+        self, collection: Collection, after_seq: int, limit: int,
+        user_id: str | None = None, face_ids: Sequence[str] | None = None,
+    ) -> list[StoredFace]:
+        """Faces after `after_seq` in indexing order, of one user or FaceIds if given."""
+        return self.store.list_faces(collection, after_seq, limit, user_id, face_ids)
+
+    def face_with_embedding(
+        self, collection: Collection, face_id: str
+    ) -> tuple[StoredFace, np.ndarray] | None:
+        return self.store.face_with_embedding(collection, face_id)
+
     def search(
         self,
         collection: Collection,
@@ -180,6 +209,52 @@ class CollectionService:
             raise InvalidParameterException(f"No face with FaceId {face_id} in the collection")
         face, vector = stored
         return self.search(collection, vector, max_faces, exclude_seq=face.seq)
+
+    # -- users (a named set of faces; deleting a user never deletes its faces) -----------------
+    def create_user(self, collection: Collection, user_id: str) -> None:
+        self.users.create_user(collection, user_id)
+
+    def delete_user(self, collection: Collection, user_id: str) -> None:
+        self.users.delete_user(collection, user_id)
+
+    def require_user(self, collection: Collection, user_id: str) -> None:
+        """ResourceNotFoundException unless the collection has this user."""
+        self.users.require_user(collection, user_id)
+
+    def list_users(
+        self, collection: Collection, after_pk: int, limit: int
+    ) -> list[tuple[int, str, int]]:
+        """(pk, UserId, face count) after `after_pk`, in creation order."""
+        return self.users.list_users(collection, after_pk, limit)
+
+    def user_faces(self, collection: Collection, user_id: str) -> tuple[list[str], np.ndarray]:
+        """The FaceIds of a user's faces and their embeddings."""
+        return self.users.user_faces(collection, user_id)
+
+    def faces_for_association(
+        self, collection: Collection, face_ids: Sequence[str]
+    ) -> dict[str, tuple[str | None, np.ndarray]]:
+        """FaceId -> (its current user, its embedding) for the faces that exist."""
+        return self.users.faces_for_association(collection, face_ids)
+
+    def set_face_user(
+        self, collection: Collection, face_ids: Sequence[str], user_id: str | None,
+        expected: str | None,
+    ) -> list[str]:
+        """Point faces currently owned by `expected` at `user_id`; the FaceIds changed."""
+        return self.users.set_face_user(collection, face_ids, user_id, expected)
+
+    def remembered(
+        self, account_id: str, operation: str, token: str, digest: str
+    ) -> dict[str, Any] | None:
+        """The response a ClientRequestToken already got (IdempotentParameterMismatch if the
+        request differed), or None."""
+        return self.users.remembered(account_id, operation, token, digest)
+
+    def remember(
+        self, account_id: str, operation: str, token: str, digest: str, response: dict[str, Any]
+    ) -> None:
+        self.users.remember(account_id, operation, token, digest, response)
 
     def check_indexes(self, face_model: str, dim: int) -> list[dict[str, object]]:
         """Reconcile the vector index of every collection of `face_model` (dimension `dim`) with

@@ -68,7 +68,7 @@ def create_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str,
 @operation("DescribeCollection")
 def describe_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = requested_collection(request, ctx)
-    face_count, user_count = collection_service().store.counts(collection)
+    face_count, user_count = collection_service().counts(collection)
     return {
         "FaceCount": face_count,
         "FaceModelVersion": face_model_version(collection.face_model),
@@ -85,7 +85,7 @@ def list_collections(request: dict[str, Any], ctx: RequestContext) -> dict[str, 
     scope = ("collections", ctx.account_id)
     after = decode_token(scope, request.get("NextToken"))
     limit = page_size(request)
-    found = collection_service().store.list_collections(ctx.account_id, after, limit + 1)
+    found = collection_service().list_collections(ctx.account_id, after, limit + 1)
     page = found[:limit]
     response: dict[str, Any] = {
         "CollectionIds": [c.collection_id for c in page],
@@ -159,13 +159,13 @@ def index_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
 def list_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = requested_collection(request, ctx)
     if request.get("UserId") is not None:
-        collection_service().users.require_user(collection, request["UserId"])
+        collection_service().require_user(collection, request["UserId"])
     # Bound to this collection (its uid: not one re-created under the same name) and filters.
     scope = ("faces", ctx.account_id, collection.uid, request.get("UserId") or "",
              *sorted(request.get("FaceIds") or []))
     after = decode_token(scope, request.get("NextToken"))
     limit = page_size(request)
-    found = collection_service().store.list_faces(
+    found = collection_service().list_faces(
         collection, after, limit + 1, request.get("UserId"), request.get("FaceIds")
     )
     page = found[:limit]

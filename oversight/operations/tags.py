@@ -31,16 +31,16 @@ def _tags_of(request: dict[str, Any], ctx: RequestContext) -> _Tags:
     kind, name = parse_resource_arn(arn, ctx.account_id)
     try:
         if kind == COLLECTION:
-            collection = collection_service().collection(ctx.account_id, name)
-            store = collection_service().store
+            service = collection_service()
+            collection = service.collection(ctx.account_id, name)
 
             def change(add: dict[str, str], remove: Sequence[str]) -> None:
                 if add:
-                    store.tag(collection, add)
+                    service.tag(collection, add)
                 if remove:
-                    store.untag(collection, remove)
+                    service.untag(collection, remove)
 
-            return _Tags(lambda: store.tags(collection), change)
+            return _Tags(lambda: service.tags(collection), change)
         processors = processor_store()
         processors.get(ctx.account_id, name)
     except ResourceNotFoundException as exc:

@@ -45,13 +45,13 @@ def _idempotent(
     token = request.get("ClientRequestToken")
     if not token:
         return action()
-    users = collection_service().users
+    service = collection_service()
     digest = request_digest(request)
-    earlier = users.remembered(ctx.account_id, name, token, digest)
+    earlier = service.remembered(ctx.account_id, name, token, digest)
     if earlier is not None:
         return earlier
     response = action()
-    users.remember(ctx.account_id, name, token, digest, response)
+    service.remember(ctx.account_id, name, token, digest, response)
     return response
 
 
@@ -63,7 +63,7 @@ def _status(face_count: int) -> str:
 def create_user(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     def act() -> dict[str, Any]:
         collection = requested_collection(request, ctx)
-        collection_service().users.create_user(collection, request["UserId"])
+        collection_service().create_user(collection, request["UserId"])
         return {}
 
     return _idempotent("CreateUser", request, ctx, act)
@@ -73,7 +73,7 @@ def create_user(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
 def delete_user(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     def act() -> dict[str, Any]:
         collection = requested_collection(request, ctx)
-        collection_service().users.delete_user(collection, request["UserId"])
+        collection_service().delete_user(collection, request["UserId"])
         return {}
 
     return _idempotent("DeleteUser", request, ctx, act)
@@ -85,7 +85,7 @@ def list_users(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     scope = ("users", ctx.account_id, collection.uid)
     after = decode_token(scope, request.get("NextToken"))
     limit = request.get("MaxResults") or DEFAULT_USER_PAGE_SIZE
-    found = collection_service().users.list_users(collection, after, limit + 1)
+    found = collection_service().list_users(collection, after, limit + 1)
     page = found[:limit]
     response: dict[str, Any] = {
         "Users": [{"UserId": user_id, "UserStatus": _status(n)} for _, user_id, n in page]
@@ -96,12 +96,12 @@ def list_users(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
 
 
 def _associate(collection: Collection, request: dict[str, Any]) -> dict[str, Any]:
-    users = collection_service().users
+    service = collection_service()
     user_id = request["UserId"]
-    users.require_user(collection, user_id)
+    service.require_user(collection, user_id)
     threshold = request.get("UserMatchThreshold", DEFAULT_ASSOCIATE_THRESHOLD)
-    existing_ids, existing = users.user_faces(collection, user_id)
-    candidates = users.faces_for_association(collection, request["FaceIds"])
+    existing_ids, existing = service.user_faces(collection, user_id)
+    candidates = service.faces_for_association(collection, request["FaceIds"])
     references = list(existing)
     accepted: list[str] = []
     unsuccessful: list[dict[str, Any]] = []
@@ -135,7 +135,7 @@ def _associate(collection: Collection, request: dict[str, Any]) -> dict[str, Any
     new = [face_id for face_id in accepted if face_id not in existing_ids]
     if len(existing_ids) + len(new) > MAX_FACES_PER_USER:
         raise ServiceQuotaExceededException(f"A user can have at most {MAX_FACES_PER_USER} faces")
-    changed = set(users.set_face_user(collection, new, user_id, expected=None))
+    changed = set(service.set_face_user(collection, new, user_id, expected=None))
     # A face taken by a concurrent call between our read and our update is not ours.
     lost = [face_id for face_id in new if face_id not in changed]
     unsuccessful += [
@@ -160,14 +160,14 @@ def associate_faces(request: dict[str, Any], ctx: RequestContext) -> dict[str, A
 
 
 def _disassociate(collection: Collection, request: dict[str, Any]) -> dict[str, Any]:
-    users = collection_service().users
+    service = collection_service()
     user_id = request["UserId"]
-    users.require_user(collection, user_id)
+    service.require_user(collection, user_id)
     wanted = list(dict.fromkeys(request["FaceIds"]))
     owners = {
-        fid: owner for fid, (owner, _) in users.faces_for_association(collection, wanted).items()
+        fid: owner for fid, (owner, _) in service.faces_for_association(collection, wanted).items()
     }
-    changed = set(users.set_face_user(collection, wanted, None, expected=user_id))
+    changed = set(service.set_face_user(collection, wanted, None, expected=user_id))
     unsuccessful = []
     for face_id in wanted:
         if face_id in changed:
@@ -182,7 +182,7 @@ def _disassociate(collection: Collection, request: dict[str, Any]) -> dict[str, 
             if owners[face_id] is not None:
                 entry["UserId"] = owners[face_id]
             unsuccessful.append(entry)
-    remaining, _ = users.user_faces(collection, user_id)
+    remaining, _ = service.user_faces(collection, user_id)
     return {
         "DisassociatedFaces": [{"FaceId": face_id} for face_id in wanted if face_id in changed],
         "UnsuccessfulFaceDisassociations": unsuccessful,
@@ -228,14 +228,14 @@ def search_users(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
         raise InvalidParameterException("Specify exactly one of UserId or FaceId")
     response: dict[str, Any] = {"FaceModelVersion": face_model_version(collection.face_model)}
     if has_face:
-        stored = service.store.face_with_embedding(collection, request["FaceId"])
+        stored = service.face_with_embedding(collection, request["FaceId"])
         if stored is None:
             raise InvalidParameterException(f"No face with FaceId {request['FaceId']}")
         vectors = stored[1][None, :]
         response["SearchedFace"] = {"FaceId": request["FaceId"]}
     else:
-        service.users.require_user(collection, request["UserId"])
-        _, vectors = service.users.user_faces(collection, request["UserId"])
+        service.require_user(collection, request["UserId"])
+        _, vectors = service.user_faces(collection, request["UserId"])
         if not len(vectors):
             raise InvalidParameterException(f"User {request['UserId']} has no faces")
         response["SearchedUser"] = {"UserId": request["UserId"]}
