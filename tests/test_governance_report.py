@@ -60,6 +60,8 @@ def test_report_counts_what_the_log_says() -> None:
     assert report["Totals"] == {
         "Requests": 4, "Searches": 2, "Matches": 1, "LiveStreamMatches": 1, "PolicyRefusals": 1,
         "FacesDeleted": 3, "AdminChanges": 1, "RefusedBeforeAdmission": refusals.PER_REMOTE + 2,
+        "ReviewCasesOpened": 0, "ReviewCasesConfirmed": 0, "ReviewCasesRejected": 0,
+        "ReviewCasesExpired": 0, "MatchesRejectedByReviewers": "0 of 0",
     }
     (stream,) = report["LiveStreamMatches"]
     assert (stream["StreamProcessor"], stream["Frames"], stream["Matches"]) == ("lobby", 1, 1)

@@ -161,3 +161,19 @@ def test_expired_case_erases_its_probe_and_leaves_a_receipt(
     assert actions[0] == "OpenReviewCase" and actions[-1] == "ExpireReviewCase"
     assert any(r.get("review_case") == case_id for r in records if r.get("kind") == "operation")
     cli_ok(api_server, "audit", "verify")
+
+
+def test_transparency_report_counts_cases_and_rejections(
+    api_server: ApiServer, team: dict[str, tuple[str, str]], watchlist: tuple[str, str]
+) -> None:
+    """After the tests above: 4 cases opened on the watch list, 1 confirmed, 1 rejected (half the
+    decided matches), 1 expired."""
+    today = datetime.now(UTC).date().isoformat()
+    report = json.loads(cli_ok(api_server, "report", "--from", today, "--to", today,
+                               "--format", "json"))
+    rows = [row for row in report["ReviewCases"] if row["Collection"] == watchlist[0]]
+    totals = {k: sum(row[k] for row in rows)
+              for k in ("Opened", "Confirmed", "Rejected", "Expired")}
+    assert totals == {"Opened": 4, "Confirmed": 1, "Rejected": 1, "Expired": 1}
+    assert report["Totals"]["ReviewCasesOpened"] >= 4
+    assert "%" in report["Totals"]["MatchesRejectedByReviewers"]

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 
+from . import review
 from .pages import MAX_FORM_BYTES
 from .routes import ROUTES
 from .session import session_middleware
@@ -35,7 +36,7 @@ def console_routes(data_dir: Path) -> list[BaseRoute]:
         Route(PATH, _to_overview, methods=["GET"]),
         Mount(
             PATH,
-            app=Router(routes=ROUTES, redirect_slashes=False),
+            app=Router(routes=ROUTES + review.ROUTES, redirect_slashes=False),
             name="console",
             middleware=[session_middleware(data_dir, PATH)],
             max_body_size=_MAX_BODY_BYTES,

@@ -65,6 +65,37 @@ def _rows(counter: Counter, names: tuple[str, ...], value: str) -> list[dict[str
     ]
 
 
+# What happened to human-review cases, from their audit records (governance/review.py).
+_REVIEW_OUTCOMES = ("Opened", "Confirmed", "Rejected", "Expired")
+
+
+def _review_outcome(record: dict[str, Any]) -> str | None:
+    action = record.get("action")
+    if action == "OpenReviewCase":
+        return "Opened"
+    if action == "ExpireReviewCase":
+        return "Expired"
+    if action == "DecideReviewCase":  # only the decision that settles a case counts
+        return {"CONFIRMED": "Confirmed", "REJECTED": "Rejected"}.get(record.get("status", ""))
+    return None
+
+
+def _review_rows(reviews: dict[str, Counter]) -> list[dict[str, Any]]:
+    groups = sorted({key for counter in reviews.values() for key in counter},
+                    key=lambda key: tuple(map(str, key)))
+    return [{"Month": month, "Collection": collection, "Purpose": purpose,
+             **{outcome: reviews[outcome][(month, collection, purpose)]
+                for outcome in _REVIEW_OUTCOMES}}
+            for month, collection, purpose in groups]
+
+
+def _rejected_share(reviews: dict[str, Counter]) -> str:
+    """The share of reviewed matches people rejected: the false-match rate met in operation."""
+    rejected = sum(reviews["Rejected"].values())
+    decided = rejected + sum(reviews["Confirmed"].values())
+    return f"{rejected} of {decided}" + (f" ({100 * rejected / decided:.0f} %)" if decided else "")
+
+
 def account_records(log: AuditLog, account_id: str) -> list[Record]:
     """The records of one account (tenant), in order."""
     return [r for r in log.records(skip_unreadable=True) if r.get("account") == account_id]
@@ -108,6 +139,7 @@ def build_report(
     errors: Counter = Counter()
     stream_frames: Counter = Counter()
     stream_matches: Counter = Counter()
+    reviews: dict[str, Counter] = {outcome: Counter() for outcome in _REVIEW_OUTCOMES}
     admin = refused = 0
     for record in _in_period(records, start, end):
         kind, month = record.get("kind"), record["time"][:7]
@@ -121,6 +153,12 @@ def build_report(
             continue
         if kind == "deletion":
             deletions[(record.get("reason"), record.get("collection"))] += record.get("count", 0)
+            continue
+        if kind == "review":
+            outcome = _review_outcome(record)
+            if outcome is not None:
+                reviews[outcome][(month, record.get("collection"),
+                                  record.get("case_purpose", record.get("purpose")))] += 1
             continue
         if kind == "stream_match":
             # One record per video frame with matches, written by a running stream processor.
@@ -156,6 +194,7 @@ def build_report(
     for row in stream_rows:
         row["Matches"] = stream_matches[tuple(row[c] for c in (
             "Account", "Key", "Purpose", "StreamProcessor", "Month"))]
+    review_rows = _review_rows(reviews)
     operation_rows = _rows(operations, ("Operation",), "Requests")
     for row in operation_rows:
         row["Errors"] = errors[(row["Operation"],)]
@@ -174,6 +213,9 @@ def build_report(
             "AdminChanges": admin,
             # Requests answered before the gate: bad signature, unknown key, invalid input.
             "RefusedBeforeAdmission": refused,
+            **{f"ReviewCases{outcome}": sum(reviews[outcome].values())
+               for outcome in _REVIEW_OUTCOMES},
+            "MatchesRejectedByReviewers": _rejected_share(reviews),
         },
         "SearchesByMonth": month_rows,
         "Searches": search_rows,
@@ -181,5 +223,6 @@ def build_report(
         "Thresholds": _rows(thresholds, ("Operation", "Threshold"), "Searches"),
         "PolicyRefusals": _rows(refusals, ("Key", "Rule"), "Refusals"),
         "Deletions": _rows(deletions, ("Reason", "Collection"), "Faces"),
+        "ReviewCases": review_rows,
         "Operations": operation_rows,
     }

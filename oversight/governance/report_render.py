@@ -14,6 +14,7 @@ _SECTIONS = (
     ("Thresholds", "Match thresholds used"),
     ("PolicyRefusals", "Policy refusals"),
     ("Deletions", "Deletions (faces)"),
+    ("ReviewCases", "Human review cases (opened, and how they closed)"),
     ("Operations", "All audited operations"),
 )
 

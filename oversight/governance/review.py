@@ -99,7 +99,8 @@ def record_decision(ctx: RequestContext, case: cases.Case, decision: str) -> Non
     fields.update({"action": "DecideReviewCase", "case": case.case_id, "decision": decision,
                    "status": case.status, "confirmations": case.confirmations,
                    "reviewers_required": case.reviewers_required,
-                   "requester": case.requester_key, "collection": case.collection_id})
+                   "requester": case.requester_key, "collection": case.collection_id,
+                   "case_purpose": case.purpose})
     audit.write(fields)
 
 
@@ -111,7 +112,8 @@ def expire_cases(now: datetime | None = None) -> int:
         fields = base_fields(ctx, "review")
         fields.update({"action": "ExpireReviewCase", "case": case.case_id,
                        "status": cases.EXPIRED, "requester": case.requester_key,
-                       "collection": case.collection_id, "probe_crop_deleted": True})
+                       "collection": case.collection_id, "case_purpose": case.purpose,
+                       "probe_crop_deleted": True})
         audit.write(fields)
 
     return cases.expire_due(now or datetime.now(UTC), receipt)
