@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from ..analysis.similarity import fmr_for_similarity
 from ..errors import AccessDeniedException
-from .calls import run_operation
+from .actions import run_operation
 from .pages import form_text, page, read_form, redirect, render, required_purpose
 from .session import ConsoleUser, session_purpose, set_purpose
 
