@@ -19,17 +19,19 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    yield from _throwaway_database("oversight_collections")
+    yield from throwaway_database("oversight_collections")
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """A database of the test's own, for state that every user of a database shares (the
     audit chain)."""
-    yield from _throwaway_database("oversight_test")
+    yield from throwaway_database("oversight_test")
 
 
-def _throwaway_database(prefix: str) -> Iterator[str]:
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database created for the caller and dropped after it (skips without a
+    server, fails under CI=true)."""
     import psycopg
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"

@@ -28,7 +28,7 @@ from oversight.store import get_engine
 from oversight.video.fanout import EVENT_ID_HEADER
 from oversight.video.tables import stream_processors, video_jobs
 from tests.api_server import BIN, ApiServer, client, s3_env, start_server, stop_server
-from tests.collections_db import _throwaway_database
+from tests.collections_db import throwaway_database
 from tests.conftest import shared_path
 from tests.redis_server import redis_url  # noqa: F401
 from tests.video_helpers import (
@@ -87,7 +87,7 @@ def camera() -> Iterator[str]:
 def cluster_env(
     milvus_url: str, redis_url: str, webhook: Webhook, camera: str  # noqa: F811
 ) -> Iterator[dict[str, str]]:
-    database = _throwaway_database("oversight_cluster")
+    database = throwaway_database("oversight_cluster")
     with s3_endpoint() as s3:
         upload(s3, "videos", "crowd.mp4", shared_path(CROWD_CLIP))
         yield {

@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api_server import ApiServer, client, start_server, stop_server
+from tests.collections_db import throwaway_database
 from tests.conftest import shared_path
 
 LFW = "faces/krasserm_face-recognition/images"
@@ -33,13 +34,15 @@ def server(
     if request.param == "sqlite":
         yield request.getfixturevalue("api_server")
         return
-    url = request.getfixturevalue("postgres_url")
-    root = tmp_path_factory.mktemp("collections-pg-server")
-    started, process = start_server(root / "oversight-data", {"OVERSIGHT_DATABASE_URL": url})
-    try:
-        yield started
-    finally:
-        stop_server(process)
+    # A database of its own: the server writes its first-start key only into an empty store, and
+    # the session's shared database holds the keys of the tests that ran before.
+    for url in throwaway_database("oversight_boto3"):
+        root = tmp_path_factory.mktemp("collections-pg-server")
+        started, process = start_server(root / "oversight-data", {"OVERSIGHT_DATABASE_URL": url})
+        try:
+            yield started
+        finally:
+            stop_server(process)
 
 
 @pytest.fixture(scope="module")
