@@ -177,3 +177,37 @@ def test_transparency_report_counts_cases_and_rejections(
     assert totals == {"Opened": 4, "Confirmed": 1, "Rejected": 1, "Expired": 1}
     assert report["Totals"]["ReviewCasesOpened"] >= 4
     assert "%" in report["Totals"]["MatchesRejectedByReviewers"]
+
+
+def test_a_closed_case_tells_the_requesters_topic_without_the_identity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The optional release webhook (`review.notify`): the case id and how it closed; the
+    requester reads the identity with GetReviewCase, under the same governance."""
+    from oversight.api.calls import governed_call
+    from oversight.config import settings
+    from oversight.governance.policy import Policy, put_policy
+    from oversight.operations.context import RequestContext
+    from oversight.review.cases import NewCase, open_case
+    from tests.video_helpers import webhook_receiver
+
+    account, requester, reviewer = "123456789012", "AKIAREQUESTER0000001", "AKIAREVIEWER00000001"
+    topic = f"arn:aws:sns:us-east-1:{account}:review-cases"
+    match = {"Similarity": 99.1, "Face": {"FaceId": str(uuid.uuid4()), "ExternalImageId": "x"}}
+    with webhook_receiver() as hook:
+        monkeypatch.setenv("OVERSIGHT_ENDPOINT_MAP", f"{topic}={hook.url}")
+        settings.cache_clear()
+        put_policy(Policy(requester, review={"reviewers": 1, "notify": topic}))
+        put_policy(Policy(reviewer, reviewer=True))
+        case_id = open_case(NewCase(
+            account_id=account, requester_key=requester, purpose="case 9", operation="SearchFaces",
+            request_id=None, collection_id="watch", withheld={"FaceMatches": [match]},
+            candidates=[{"FaceId": match["Face"]["FaceId"], "Similarity": 99.1}],
+            probe_crop=None, probe_source=None, reviewers_required=1,
+            expires_at=datetime.now(UTC) + timedelta(hours=1)), lambda _: None)
+        governed_call("DecideReviewCase", {"CaseId": case_id, "Decision": "CONFIRM",
+                                           "Reason": "same person"},
+                      RequestContext(account_id=account, access_key_id=reviewer))
+        (told,) = hook.wait_for(1, 10)
+    assert told == {"ReviewCaseId": case_id, "Status": "CONFIRMED", "CollectionId": "watch",
+                    "Operation": "SearchFaces"}

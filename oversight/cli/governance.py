@@ -63,6 +63,9 @@ def policy_set(
     review_collection: Annotated[list[str] | None, typer.Option(
         help="Review only matches in this collection (repeat); default: every collection."
     )] = None,
+    review_notify: str = typer.Option(
+        None, help="SNS topic ARN (mapped by endpoint_map) told when each review case closes."
+    ),
     reviewer: bool = typer.Option(False, help="This key may review other keys' matches."),
 ) -> None:
     """Create or replace a key's policy (options left out mean 'no limit')."""
@@ -83,6 +86,7 @@ def policy_set(
                 "reviewers": review,
                 **({"operations": review_operation} if review_operation else {}),
                 **({"collections": review_collection} if review_collection else {}),
+                **({"notify": review_notify} if review_notify else {}),
             },
             reviewer=reviewer,
         )

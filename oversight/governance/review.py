@@ -8,6 +8,7 @@ recorded fails the call: matches are never handed out because their review could
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from ..api.tables import access_keys
 from ..config import settings
+from ..errors import RekognitionError
 from ..images import DecodedImage, from_array
 from ..operations.context import RequestContext
 from ..review import cases
@@ -23,12 +25,16 @@ from ..review.clause import STREAM_MATCH, ReviewClause
 from ..review.crops import face_crop
 from ..review.withhold import CASE_MEMBER, withhold
 from ..store import get_engine
+from ..video.endpoints import endpoint_for
+from ..video.webhooks import post_json
 from . import audit
 from .catalog import Reach
 from .policy import DEFAULT_KEY, Policy, get_policy
 from .records import base_fields, response_matches
 from .retention import max_age
 from .tables import policies
+
+log = logging.getLogger(__name__)
 
 
 def after_run(
@@ -104,6 +110,24 @@ def record_decision(ctx: RequestContext, case: cases.Case, decision: str) -> Non
     audit.write(fields)
 
 
+def notify_closed(case: cases.Case) -> None:
+    """Tell the requester's `review.notify` topic that a case closed (id and status, never the
+    identity). Best effort after the change committed: the case and its audit records are the
+    truth, and GetReviewCase reads them."""
+    if case.status == cases.OPEN:
+        return
+    policy = get_policy(case.requester_key)
+    clause = policy.review_clause if policy is not None else None
+    if clause is None or clause.notify is None:
+        return
+    payload = {"ReviewCaseId": case.case_id, "Status": case.status,
+               "CollectionId": case.collection_id, "Operation": case.operation}
+    try:
+        post_json(endpoint_for(clause.notify, "SNS topic"), payload)
+    except (OSError, RekognitionError):
+        log.warning("review case %s: the %s topic could not be told", case.case_id, case.status)
+
+
 def expire_cases(now: datetime | None = None) -> int:
     """Expire every open case past its time; each leaves a receipt that its probe crop is gone."""
     def receipt(case: cases.Case) -> None:
@@ -116,7 +140,7 @@ def expire_cases(now: datetime | None = None) -> int:
                        "probe_crop_deleted": True})
         audit.write(fields)
 
-    return cases.expire_due(now or datetime.now(UTC), receipt)
+    return cases.expire_due(now or datetime.now(UTC), receipt, notify_closed)
 
 
 def review_enabled(account_id: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from ..collections.pagination import decode_token, encode_token
 from ..errors import AccessDeniedException, InvalidParameterException
 from ..governance.policy import get_policy
-from ..governance.review import record_decision
+from ..governance.review import notify_closed, record_decision
 from ..review import cases
 from ..review.cases import Case
 from . import RequestContext, operation
@@ -114,5 +114,6 @@ def decide_review_case(request: dict[str, Any], ctx: RequestContext) -> dict[str
     case = cases.decide(ctx.account_id, request["CaseId"], ctx.access_key_id,
                         request["Decision"], request["Reason"],
                         lambda settled: record_decision(ctx, settled, request["Decision"]))
+    notify_closed(case)
     return {"CaseId": case.case_id, "Status": case.status,
             "Confirmations": case.confirmations, "ReviewersRequired": case.reviewers_required}

@@ -171,9 +171,12 @@ def decide(
         return case
 
 
-def expire_due(now: datetime, record: Callable[[Case], None]) -> int:
+def expire_due(
+    now: datetime, record: Callable[[Case], None], closed: Callable[[Case], None]
+) -> int:
     """Close every open case past its expiry as EXPIRED, erasing its probe crop; `record(case)`
-    (its receipt) runs inside each case's transaction. Returns how many expired."""
+    (its receipt) runs inside each case's transaction, `closed(case)` after it commits. Returns
+    how many expired."""
     with get_engine().connect() as connection:
         due = list(connection.scalars(select(cases.c.case_id).where(
             cases.c.status == OPEN, cases.c.expires_at <= now)))
@@ -185,8 +188,10 @@ def expire_due(now: datetime, record: Callable[[Case], None]) -> int:
             if row is None:
                 continue  # decided meanwhile
             _close(connection, case_id, EXPIRED, now)
-            record(_case(connection, {**row, "status": EXPIRED, "probe_crop": None,
-                                      "closed_at": now}))
+            expired = _case(connection, {**row, "status": EXPIRED, "probe_crop": None,
+                                         "closed_at": now})
+            record(expired)
+        closed(expired)
     return len(due)
 
 

@@ -1,10 +1,13 @@
 """The policy clause that puts a key's 1:N matches under human review.
 
-    review: {"reviewers": 2, "operations": ["SearchFacesByImage"], "collections": ["watchlist"]}
+    review: {"reviewers": 2, "operations": ["SearchFacesByImage"], "collections": ["watchlist"],
+             "notify": "arn:aws:sns:us-east-1:123456789012:cases"}
 
 `reviewers` distinct reviewer keys of the same account must confirm a match before it is released
 (Article 14(5) of the EU AI Act asks for two); `operations` and `collections` narrow where the
-clause applies (absent: every match-revealing operation, every collection).
+clause applies (absent: every match-revealing operation, every collection). `notify` names an SNS
+topic (mapped to a webhook by the operator's endpoint_map) told when each case closes: its id and
+status only, never the identity, which the requester reads with GetReviewCase.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class ReviewClause:
     reviewers: int
     operations: tuple[str, ...] | None = None
     collections: tuple[str, ...] | None = None
+    notify: str | None = None
 
     @classmethod
     def from_json(cls, value: dict[str, Any] | None) -> ReviewClause | None:
@@ -45,7 +49,11 @@ class ReviewClause:
             raise InvalidParameterException(
                 f"review.operations may name only {', '.join(sorted(REVIEWABLE_OPERATIONS))}; "
                 f"not {unknown}")
-        return cls(reviewers, operations, _names(value.get("collections")))
+        notify = value.get("notify")
+        if notify is not None and not (isinstance(notify, str) and notify.startswith("arn:")):
+            raise InvalidParameterException(
+                f"review.notify must be an SNS topic ARN, not {notify!r}")
+        return cls(reviewers, operations, _names(value.get("collections")), notify)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"reviewers": self.reviewers}
@@ -53,6 +61,8 @@ class ReviewClause:
             out["operations"] = list(self.operations)
         if self.collections is not None:
             out["collections"] = list(self.collections)
+        if self.notify is not None:
+            out["notify"] = self.notify
         return out
 
     def applies(self, operation: str, collections: Iterable[str]) -> bool:
