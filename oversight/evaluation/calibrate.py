@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import cast, get_args
 
 import numpy as np
 from tqdm import tqdm
@@ -25,8 +26,8 @@ from ..analysis.calibrations import packaged_file
 from ..analysis.embedding import CALIBRATION_FILE, fuse, split_fused
 from ..analysis.similarity import fmr_for_similarity
 from .calibration_fit import DEFAULT_CLUSTERS, fit_clusters, fit_global
-from .datasets import read_pairs
-from .embeddings import embed_files
+from .datasets import read_identities, read_pairs
+from .embeddings import FaceChoice, embed_files
 from .scores import error_rates, kfold_accuracy
 
 WEIGHTS = np.round(np.arange(0.0, 1.001, 0.05), 2)
@@ -34,12 +35,13 @@ REPORTED_SIMILARITIES = (48.0, 80.0, 90.0, 95.0, 99.0)
 
 
 def fit(matcher: Matcher, vectors: np.ndarray, identities: np.ndarray, method: str,
-        clusters: int = DEFAULT_CLUSTERS) -> Calibration:
+        clusters: int = DEFAULT_CLUSTERS, prior: np.ndarray | None = None) -> Calibration:
     """A calibration of `method` ("global" or "clusters") for stored (fused) vectors, with its
-    in-sample error rates at the reported Similarities recorded in its source."""
+    in-sample error rates at the reported Similarities recorded in its source; `prior`
+    anchors carry it past the decades its pairs resolve (see calibration_fit)."""
     own = matcher_vectors(vectors, matcher)
-    calibration = (fit_global(matcher, own, identities) if method == "global"
-                   else fit_clusters(matcher, own, identities, clusters))
+    calibration = (fit_global(matcher, own, identities, prior) if method == "global"
+                   else fit_clusters(matcher, own, identities, clusters, prior=prior))
     similarity = calibration.similarity_matrix(own)
     first, second = np.triu_indices(len(identities), k=1)
     scores, same = similarity[first, second], identities[first] == identities[second]
@@ -50,6 +52,30 @@ def fit(matcher: Matcher, vectors: np.ndarray, identities: np.ndarray, method: s
                        "fmr": rates.fmr.as_dict(), "fnmr": rates.fnmr.as_dict()})
     calibration.source["in_sample"] = points
     return calibration
+
+
+def fit_own_people(source: Path, matchers: tuple[Matcher, ...], method: str,
+                   clusters: int = DEFAULT_CLUSTERS, face: str = "largest"
+                   ) -> dict[Matcher, Calibration]:
+    """Calibrations fitted on a deployment's identity-labelled faces (a CSV of path and
+    identity, or a folder per person), the packaged calibration as prior for the decades the
+    owner's pairs cannot resolve."""
+    if face not in get_args(FaceChoice):
+        raise ValueError(f"face must be one of {', '.join(get_args(FaceChoice))}")
+    labelled = read_identities(source)
+    found = embed_files([path for path, _ in labelled], choice=cast(FaceChoice, face))
+    kept = [(found[path], identity) for path, identity in labelled if found[path] is not None]
+    if len({identity for _, identity in kept}) < 2:
+        raise ValueError(f"{source}: calibration needs faces of at least two people")
+    vectors = np.stack([vector for vector, _ in kept]).astype(np.float32)
+    identities = np.array([identity for _, identity in kept])
+    fitted = {}
+    for matcher in matchers:
+        prior = Calibration.load(packaged_file(matcher)).cosines
+        calibration = fit(matcher, vectors, identities, method, clusters, prior)
+        calibration.source.update(data=str(source), images_without_face=len(labelled) - len(kept))
+        fitted[matcher] = calibration
+    return fitted
 
 
 def _pair_accuracy(sface: np.ndarray, dlib_part: np.ndarray, weight: float,

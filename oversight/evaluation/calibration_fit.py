@@ -40,11 +40,22 @@ def quantile_anchors(scores: np.ndarray, decades: np.ndarray = DECADES) -> np.nd
     return np.maximum.accumulate(np.array(anchors))
 
 
-def fit_global(matcher: Matcher, vectors: np.ndarray, identities: np.ndarray) -> Calibration:
-    """One map for every pair: the anchors of all impostor pairs."""
+def fit_global(matcher: Matcher, vectors: np.ndarray, identities: np.ndarray,
+               prior: np.ndarray | None = None) -> Calibration:
+    """One map for every pair: the anchors of all impostor pairs. With a `prior` (the anchors
+    of a calibration on more pairs), decades deeper than these pairs resolve follow the prior's
+    tail, shifted to join them, instead of reading the last few pairs as the tail."""
     cosines, _, _ = impostor_pairs(vectors, identities)
-    return Calibration(matcher, "global", DECADES, quantile_anchors(cosines),
+    return Calibration(matcher, "global", DECADES, _global_anchors(cosines, prior),
                        source=_counts(vectors, identities, cosines))
+
+
+def _global_anchors(cosines: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
+    if prior is None:
+        return quantile_anchors(cosines)
+    if len(cosines) == 0:
+        raise ValueError("no impostor pairs to calibrate on (needs two or more identities)")
+    return cluster_anchors(cosines, prior)
 
 
 def kmeans_centroids(vectors: np.ndarray, clusters: int, seed: int = 0) -> np.ndarray:
@@ -74,14 +85,14 @@ def cluster_anchors(scores: np.ndarray, global_anchors: np.ndarray,
 
 def fit_clusters(matcher: Matcher, vectors: np.ndarray, identities: np.ndarray,
                  clusters: int = DEFAULT_CLUSTERS, unlabelled: np.ndarray | None = None,
-                 seed: int = 0) -> Calibration:
+                 seed: int = 0, prior: np.ndarray | None = None) -> Calibration:
     """FairCal with FMR maps (see analysis/calibration.py): k-means over the faces (and any
     unlabelled ones), a map per cluster from the impostor pairs inside it, and a final map that
     makes the overall FMR of the combined decades exact."""
     pool = vectors if unlabelled is None else np.vstack([vectors, unlabelled])
     centroids = kmeans_centroids(pool, clusters, seed)
     cosines, first, second = impostor_pairs(vectors, identities)
-    global_anchors = quantile_anchors(cosines)
+    global_anchors = _global_anchors(cosines, prior)
     member = np.argmax(vectors @ centroids.T, axis=1)
     per_cluster = np.array([
         cluster_anchors(cosines[(member[first] == k) & (member[second] == k)], global_anchors)
@@ -100,6 +111,9 @@ def fit_clusters(matcher: Matcher, vectors: np.ndarray, identities: np.ndarray,
                        weights, combined, source)
 
 
-def _counts(vectors: np.ndarray, identities: np.ndarray, cosines: np.ndarray) -> dict[str, int]:
+def _counts(vectors: np.ndarray, identities: np.ndarray,
+            cosines: np.ndarray) -> dict[str, int | float]:
     return {"faces": len(vectors), "identities": len(set(identities.tolist())),
-            "impostor_pairs": len(cosines)}
+            "impostor_pairs": len(cosines),
+            # The deepest d = -log10(FMR) these pairs measure (MIN_ABOVE pairs above it).
+            "resolved_decades": round(float(np.log10(max(len(cosines), 1) / MIN_ABOVE)), 2)}

@@ -402,6 +402,7 @@ ROWS: tuple[Row, ...] = (
     # Collections and faces
     Row("CreateCollection", (COLLECTION,), changes_state=True),
     Row("DescribeCollection", (COLLECTION,)),
+    Row("UpdateCollectionMatcher", (COLLECTION,), changes_state=True),
     Row("ListCollections", response_filter=allowed_collection_list),
     Row("DeleteCollection", (COLLECTION,), changes_state=True),
     Row("IndexFaces", (COLLECTION, IMAGE), changes_state=True),

@@ -8,7 +8,7 @@ rather than searched with incomparable vectors.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from ..analysis import (
     face_model_version,
     requested_attributes,
 )
+from ..analysis.calibration import Matcher
+from ..analysis.calibrations import PACKAGED, active_calibration, calibration_file
 from ..collections import (
     Box,
     Collection,
@@ -56,7 +58,8 @@ def create_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str,
     tags = request.get("Tags") or {}
     check_tags(tags)
     collection = collection_service().create_collection(
-        ctx.account_id, request["CollectionId"], EMBEDDING_MODEL, tags
+        ctx.account_id, request["CollectionId"], EMBEDDING_MODEL, tags,
+        matcher=request.get("Matcher", "FUSED").lower(),
     )
     return {
         "StatusCode": 200,
@@ -75,9 +78,33 @@ def describe_collection(request: dict[str, Any], ctx: RequestContext) -> dict[st
         "CollectionARN": collection_arn(collection),
         "CreationTimestamp": collection.created_at,
         "UserCount": user_count,
-        # Extension member (operations/extensions.json): the embedding behind the version.
+        # Extension members (operations/extensions.json): the embedding behind the version,
+        # the vector its searches compare and how that is calibrated.
         "EmbeddingModel": collection.face_model,
+        "Matcher": collection.matcher.upper(),
+        "MatcherCalibration": matcher_calibration(collection.matcher),
     }
+
+
+def matcher_calibration(matcher: str) -> dict[str, Any]:
+    """The MatcherCalibration shape: the calibration in force for `matcher`."""
+    calibration = active_calibration(cast(Matcher, matcher))
+    return {
+        "Method": calibration.method,
+        "Source": "DEPLOYMENT" if calibration_file(cast(Matcher, matcher)).parent != PACKAGED
+        else "PACKAGED",
+        "Data": str(calibration.source.get("data", "")),
+        "ImpostorPairs": int(calibration.source.get("impostor_pairs", 0)),
+    }
+
+
+@operation("UpdateCollectionMatcher")
+def update_collection_matcher(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    collection = requested_collection(request, ctx)
+    matcher = request["Matcher"].lower()
+    collection_service().store.set_matcher(collection, matcher)
+    return {"Matcher": matcher.upper(), "PreviousMatcher": collection.matcher.upper(),
+            "MatcherCalibration": matcher_calibration(matcher)}
 
 
 @operation("ListCollections")

@@ -9,6 +9,7 @@ so every process of a deployment reads the same file.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 
@@ -37,6 +38,28 @@ def calibration_file(matcher: Matcher) -> Path:
         raise ValueError(f"unknown matcher {matcher!r}")
     own = deployment_file(matcher)
     return own if own.is_file() else packaged_file(matcher)
+
+
+def install(calibration: Calibration) -> tuple[Path, str | None, str]:
+    """Make `calibration` this deployment's for its matcher: (file, SHA-256 of the file it
+    replaced or None, SHA-256 of the new file)."""
+    path = deployment_file(calibration.matcher)
+    before = _digest(path)
+    calibration.save(path)
+    return path, before, _digest(path) or ""
+
+
+def uninstall(matcher: Matcher) -> bool:
+    """Remove the deployment's calibration of `matcher` (the packaged one applies again)."""
+    path = deployment_file(matcher)
+    if not path.is_file():
+        return False
+    path.unlink()
+    return True
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def active_calibration(matcher: Matcher) -> Calibration:
