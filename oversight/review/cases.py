@@ -140,10 +140,10 @@ def decide(
             f"A decision needs a reason (1-{MAX_REASON_CHARS} characters).")
     now = datetime.now(UTC)
     with get_engine().begin() as connection:
-        # Locks the case row (PostgreSQL) so two reviewers cannot both settle it.
+        _lock(connection, case_id)
         row = connection.execute(select(cases).where(
             cases.c.case_id == case_id, cases.c.account_id == account_id,
-        ).with_for_update()).mappings().first()
+        )).mappings().first()
         if row is None:
             raise ResourceNotFoundException(f"Review case {case_id} not found.")
         if row["status"] != OPEN or _aware(row["expires_at"]) <= now:
@@ -182,9 +182,9 @@ def expire_due(
             cases.c.status == OPEN, cases.c.expires_at <= now)))
     for case_id in due:
         with get_engine().begin() as connection:
+            _lock(connection, case_id)
             row = connection.execute(select(cases).where(
-                cases.c.case_id == case_id, cases.c.status == OPEN).with_for_update()
-            ).mappings().first()
+                cases.c.case_id == case_id, cases.c.status == OPEN)).mappings().first()
             if row is None:
                 continue  # decided meanwhile
             _close(connection, case_id, EXPIRED, now)
@@ -217,6 +217,15 @@ def expiry(now: datetime, hours: float, retention: timedelta | None) -> datetime
     is shorter (the probe must not outlive the faces it was compared with)."""
     limit = timedelta(hours=hours)
     return now + (min(limit, retention) if retention is not None else limit)
+
+
+def _lock(connection: Connection, case_id: str) -> None:
+    """Hold the case until the transaction ends, before reading it: a decision or an expiry
+    judges the case as it stands, never as another transaction is changing it. A write comes
+    first because SELECT ... FOR UPDATE locks nothing on SQLite (whose driver begins the
+    transaction only at the first write); on PostgreSQL this write locks the row the same way."""
+    connection.execute(update(cases).where(cases.c.case_id == case_id)
+                       .values(case_id=cases.c.case_id))
 
 
 def _close(connection: Connection, case_id: str, status: str, now: datetime) -> None:
