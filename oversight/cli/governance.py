@@ -67,6 +67,10 @@ def policy_set(
         None, help="SNS topic ARN (mapped by endpoint_map) told when each review case closes."
     ),
     reviewer: bool = typer.Option(False, help="This key may review other keys' matches."),
+    min_probe_age: float = typer.Option(
+        None, help="Refuse 1:N searches (and skip live stream matches) of faces estimated "
+                   "younger than this many years; the age model's error for children is in "
+                   "docs/ACCOUNTABILITY.md."),
 ) -> None:
     """Create or replace a key's policy (options left out mean 'no limit')."""
     from ..governance import admin
@@ -88,7 +92,7 @@ def policy_set(
                 **({"collections": review_collection} if review_collection else {}),
                 **({"notify": review_notify} if review_notify else {}),
             },
-            reviewer=reviewer,
+            reviewer=reviewer, min_probe_age=min_probe_age,
         )
         admin.set_policy(RequestContext.local(), new)
         return new

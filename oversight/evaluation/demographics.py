@@ -33,6 +33,7 @@ from .groups import (
     fmr_ratio,
     gender_accuracy,
     group_error_rates,
+    minor_screening,
 )
 from .operating import DEFAULT_SIMILARITY
 from .report import Report, rate_cell, rate_ci_cell
@@ -195,6 +196,9 @@ def evaluate_demographics(source: Path, group_columns: list[str] | None = None,
         "embedder_fmr": EMBEDDER_FMR,
         "by_embedder": _by_embedder(matrix, identities, groupings, faced),
     }
+    if "age" in rows[0]:
+        result["minor_screening"] = minor_screening(
+            np.array([float(row["age"]) for row in rows]), ages)
     report = Report("Demographic differentials", result)
     _describe(report, result)
     return report
@@ -277,3 +281,22 @@ def _describe(report: Report, result: dict[str, Any]) -> None:
         report.text(f"By {column}, each embedder at its own threshold for an overall FMR of "
                     f"{result['embedder_fmr']:g} over this grouping's images:")
         report.table(headers, body)
+    if "minor_screening" in result:
+        report.text(screening_text(result["minor_screening"]))
+        report.table(*screening_table(result["minor_screening"]))
+
+
+def screening_text(screening: dict[str, Any]) -> str:
+    return (f"Telling children from adults by the estimated age (the middle of AgeRange, what a "
+            f"policy's min_probe_age compares): over {screening['minors']} under-18s the age "
+            f"error is {screening['minor_age_mae']:.1f} years on average, "
+            f"{screening['minor_age_bias']:+.1f} years of it bias; {screening['adults']} adults.")
+
+
+def screening_table(screening: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows): per screening age, minors still searched and adults refused."""
+    return (["refuse searches of probes estimated younger than", "under-18s still searched",
+             "adults refused"],
+            [[f"{age} years", rate_ci_cell(entry["minors_passed"]),
+              rate_ci_cell(entry["adults_refused"])]
+             for age, entry in screening["at_age"].items()])

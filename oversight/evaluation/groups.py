@@ -80,3 +80,30 @@ def age_mae(truth: np.ndarray, predicted: np.ndarray) -> float | None:
     if not measured.any():
         return None
     return float(np.mean(np.abs(truth[measured] - predicted[measured])))
+
+
+# Ages a key's policy might refuse 1:N searches below (governance/minors.py), each measured.
+SCREENING_AGES: tuple[int, ...] = (18, 21, 25)
+ADULT_AGE = 18
+
+
+def minor_screening(truth: np.ndarray, predicted: np.ndarray) -> dict[str, object]:
+    """How well the estimated age (NaN: no face analysed, left out) tells children from adults:
+    the age error of under-18s, and per screening age the share of under-18s estimated at or
+    above it (searched although a minor) and of adults estimated below it (refused)."""
+    truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
+    measured = ~np.isnan(predicted)
+    minors, adults = measured & (truth < ADULT_AGE), measured & (truth >= ADULT_AGE)
+    errors = predicted[minors] - truth[minors]
+    return {
+        "minors": int(minors.sum()), "adults": int(adults.sum()),
+        "minor_age_mae": float(np.mean(np.abs(errors))) if errors.size else None,
+        "minor_age_bias": float(np.mean(errors)) if errors.size else None,
+        "at_age": {
+            str(age): {
+                "minors_passed": Rate(int(np.count_nonzero(minors & (predicted >= age))),
+                                      int(minors.sum())).with_interval(),
+                "adults_refused": Rate(int(np.count_nonzero(adults & (predicted < age))),
+                                       int(adults.sum())).with_interval(),
+            } for age in SCREENING_AGES},
+    }

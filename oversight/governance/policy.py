@@ -49,9 +49,14 @@ class Policy:
     # until N reviewers confirm them (review.clause); `reviewer`: this key may review.
     review: dict[str, Any] | None = None
     reviewer: bool = False
+    # Refuse 1:N searches (and skip live stream matches) of probe faces whose estimated age is
+    # below this (governance/minors.py; the age model's error is in docs/ACCOUNTABILITY.md).
+    min_probe_age: float | None = None
 
     def __post_init__(self) -> None:
         ReviewClause.from_json(self.review)  # refuses a malformed clause before it is stored
+        if self.min_probe_age is not None and not 0 < self.min_probe_age <= 120:
+            raise InvalidParameterException("min_probe_age must be an age in years (1 to 120)")
 
     @property
     def review_clause(self) -> ReviewClause | None:

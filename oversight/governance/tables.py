@@ -33,6 +33,7 @@ policies = Table(
     # The human-review clause (review.clause.ReviewClause as JSON) and the reviewer role.
     Column("review", JSON(none_as_null=True), nullable=True),
     Column("reviewer", Boolean, nullable=False, default=False),
+    Column("min_probe_age", Float, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -29,6 +29,7 @@ from ..collections import (
 )
 from ..collections.pagination import decode_token, encode_token
 from ..errors import InvalidParameterException
+from ..governance.minors import refuse_minor_probe
 from ..rekognition import DEFAULT_MATCH_THRESHOLD, MAX_SEARCH_FACES
 from . import RequestContext, matching, operation
 from .face_matching import analyse_faces, face_api, searched_face
@@ -243,6 +244,7 @@ def search_faces_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[
     collection = searchable_collection(request, ctx)
     image = request_image(request)
     face, detail, _ = searched_face(image, request.get("QualityFilter", "NONE"))
+    refuse_minor_probe(ctx, image, face)
     vector = face_analyzer().embed(image, face)
     return {
         "SearchedFaceBoundingBox": detail["BoundingBox"],

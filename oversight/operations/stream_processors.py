@@ -31,6 +31,7 @@ from ..config import settings
 from ..errors import InvalidParameterException, RekognitionError, ResourceInUseException
 from ..governance import audit
 from ..governance.gate import still_allowed
+from ..governance.minors import adult_filter
 from ..governance.records import base_fields
 from ..governance.review import hold_stream_match
 from ..rekognition import DEFAULT_MATCH_THRESHOLD, DEFAULT_PAGE_SIZE
@@ -149,7 +150,8 @@ def live_searcher(processor: Processor, max_side: int) -> FaceSearcher:
     grown or after LIVE_REEMBED_FRAMES frames (about 2 s), to keep up with live video."""
     return FaceSearcher(processor_search(processor), max_side,
                         reembed_every=LIVE_REEMBED_FRAMES,
-                        tracker=Tracker(max_missed=LIVE_MAX_MISSED_FRAMES))
+                        tracker=Tracker(max_missed=LIVE_MAX_MISSED_FRAMES),
+                        admit=adult_filter(processor.access_key_id))
 
 
 def _audit_sink(processor: Processor, session_id: str) -> Any:

@@ -23,6 +23,7 @@ from ..collections import Collection, collection_service
 from ..collections.pagination import decode_token, encode_token
 from ..collections.user_store import request_digest
 from ..errors import InvalidParameterException, ServiceQuotaExceededException
+from ..governance.minors import refuse_minor_probe
 from ..rekognition import (
     DEFAULT_ASSOCIATE_THRESHOLD,
     DEFAULT_MATCH_THRESHOLD,
@@ -256,6 +257,7 @@ def search_users_by_image(request: dict[str, Any], ctx: RequestContext) -> dict[
     face, detail, others = searched_face(
         image, request.get("QualityFilter", "NONE"), requested_attributes(None)
     )
+    refuse_minor_probe(ctx, image, face)
     vector = face_analyzer().embed(image, face)
     return {
         "UserMatches": _user_matches(collection, vector, request),

@@ -83,8 +83,11 @@ class FaceSearcher:
 
     def __init__(self, search: Search, max_side: int, reembed_every: int = 3,
                  max_embeds: int | None = 2, min_side: float = MIN_SEARCH_SIDE,
-                 tracker: Tracker | None = None) -> None:
+                 tracker: Tracker | None = None,
+                 admit: Callable[[DecodedImage, DetectedFace], bool] | None = None) -> None:
         self._search = search
+        # Whether a face may be searched at all (a key's protective policy for minors).
+        self._admit = admit
         self._max_embeds = max_embeds
         self._min_side = min_side
         self._max_side = max_side
@@ -124,6 +127,8 @@ class FaceSearcher:
             identity = found[i].identity
             identity.embedded_at = number
             identity.embedded_area = found[i].face.area
+            if self._admit is not None and not self._admit(image, found[i].face):
+                continue  # judged again when due again, like a face that did not match
             matches = self._search(face_analyzer().embed(image, found[i].face))
             if matches and float(matches[0]["Similarity"]) > identity.best_similarity:
                 if not identity.matches:
