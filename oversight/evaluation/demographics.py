@@ -287,6 +287,8 @@ def _describe(report: Report, result: dict[str, Any]) -> None:
 
 
 def screening_text(screening: dict[str, Any]) -> str:
+    if not screening["minors"]:
+        return "No under-18 in the data: how well the age estimate screens children is unmeasured."
     return (f"Telling children from adults by the estimated age (the middle of AgeRange, what a "
             f"policy's min_probe_age compares): over {screening['minors']} under-18s the age "
             f"error is {screening['minor_age_mae']:.1f} years on average, "
