@@ -1,6 +1,5 @@
 """Face analysis on top of the models: detection, embeddings, attributes, similarity."""
 
-from .calibrations import similarity_from_cosine
 from .embedding import EMBEDDING_DIM, EMBEDDING_MODEL, FACE_MODEL_VERSION, face_model_version
 from .faces import DetectedFace, FaceAnalyzer, face_analyzer, requested_attributes
 
@@ -13,5 +12,4 @@ __all__ = [
     "face_analyzer",
     "face_model_version",
     "requested_attributes",
-    "similarity_from_cosine",
 ]

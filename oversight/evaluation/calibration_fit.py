@@ -104,6 +104,7 @@ def fit_clusters(matcher: Matcher, vectors: np.ndarray, identities: np.ndarray,
     # With the identity final map, pair_decades gives the combined decades themselves.
     mixed = draft.pair_decades(cosines, member[first], member[second])
     combined = quantile_anchors(mixed)
+    combined[0] = 0.0  # decades are never negative: d = 0 (every pair) maps to 0
     source = _counts(vectors, identities, cosines) | {
         "clusters": clusters, "unlabelled_faces": 0 if unlabelled is None else len(unlabelled),
         "faces_per_cluster": np.bincount(member, minlength=clusters).tolist()}

@@ -21,13 +21,7 @@ from . import plots
 from .datasets import read_identities
 from .embeddings import embed_files
 from .open_set import fnir, fpir, rank1
-from .operating import (
-    DEFAULT_SIMILARITY,
-    SIMILARITY_THRESHOLDS,
-    cosine_at_similarity,
-    cosine_for_report,
-    similarities,
-)
+from .operating import DEFAULT_SIMILARITY, SIMILARITY_THRESHOLDS, similarity_matrix
 from .report import Report, rate_cell
 
 # Non-mated searches listed by name in the report: enough to inspect, not a data dump.
@@ -55,7 +49,8 @@ def _split(people: dict[str, list[Path]], vectors: dict[Path, np.ndarray | None]
 
 def _search(gallery: dict[str, list[Path]], probes: list[tuple[Path, str | None]],
             vectors: dict[Path, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Best cosine of every probe against every enrolled person, and each probe's mate column."""
+    """Best Similarity of every probe against every enrolled person, and each probe's mate
+    column."""
     names = list(gallery)
     entries = [(column, path) for column, name in enumerate(names) for path in gallery[name]]
     matrix = np.stack([vectors[path] for _, path in entries])
@@ -63,8 +58,8 @@ def _search(gallery: dict[str, list[Path]], probes: list[tuple[Path, str | None]
     scores = np.full((len(probes), len(names)), -np.inf)
     for row, (path, _) in enumerate(probes):
         if vectors[path] is not None:
-            cosines = matrix @ vectors[path]
-            np.maximum.at(scores[row], owner, cosines)
+            found = similarity_matrix(vectors[path][None, :], matrix)[0]
+            np.maximum.at(scores[row], owner, found)
     mates = np.array([names.index(name) if name is not None else -1 for _, name in probes])
     return scores, mates
 
@@ -89,14 +84,11 @@ def evaluate_identification(sources: list[Path], enrol_share: float = 0.5,
     non_mated = mates < 0
     at_similarity = {}
     for similarity in SIMILARITY_THRESHOLDS:
-        cosine = cosine_at_similarity(similarity)
         at_similarity[f"{similarity:g}"] = {
-            "cosine": cosine_for_report(cosine),
-            "fnir": fnir(scores, mates, cosine).as_dict(),
-            "fpir": fpir(scores, mates, cosine).as_dict(),
+            "fnir": fnir(scores, mates, similarity).as_dict(),
+            "fpir": fpir(scores, mates, similarity).as_dict(),
         }
-    default_cosine = cosine_at_similarity(DEFAULT_SIMILARITY)
-    false_matches = np.flatnonzero(non_mated & (top >= default_cosine))
+    false_matches = np.flatnonzero(non_mated & (top >= DEFAULT_SIMILARITY))
     false_matches = false_matches[np.argsort(-top[false_matches])]
     result: dict[str, Any] = {
         "kind": "identification",
@@ -114,18 +106,18 @@ def evaluate_identification(sources: list[Path], enrol_share: float = 0.5,
         "rank1": rank1(scores, mates).as_dict(),
         "at_similarity": at_similarity,
         "aclu_summary": {
-            f"{s:g}": fpir(scores, mates, cosine_at_similarity(s)).as_dict()
+            f"{s:g}": fpir(scores, mates, s).as_dict()
             for s in (DEFAULT_SIMILARITY, 99.0)
         },
         # Where the false matches come from: image quality differs a lot between sources.
         "aclu_by_source": {
-            source: fpir(scores[rows], mates[rows], default_cosine).as_dict()
+            source: fpir(scores[rows], mates[rows], DEFAULT_SIMILARITY).as_dict()
             for source in map(str, sources)
             if (rows := np.array([source_of[p] == source for p, _ in probes])).any()
         },
         "false_matches_at_default": [
             {"probe": str(probes[row][0]), "matched": names[int(np.argmax(scores[row]))],
-             "similarity": float(similarities(top[row])[0])}
+             "similarity": float(top[row])}
             for row in false_matches[:_LISTED_FALSE_MATCHES]
         ],
     }
@@ -134,8 +126,7 @@ def evaluate_identification(sources: list[Path], enrol_share: float = 0.5,
     found = np.isfinite(top)
     mate_scores = scores[~non_mated & found, mates[~non_mated & found]]
     report.figure("histogram",
-                  plots.score_histogram(similarities(mate_scores),
-                                        similarities(top[non_mated & found]),
+                  plots.score_histogram(mate_scores, top[non_mated & found],
                                         list(SIMILARITY_THRESHOLDS)),
                   "Similarity of each mated probe to its mate (genuine) and the best candidate "
                   "of each non-enrolled probe (impostor)")

@@ -16,17 +16,26 @@ from typing import Any
 import numpy as np
 
 from ..analysis import EMBEDDING_MODEL, face_model_version
-from ..analysis.calibration import Matcher
+from ..analysis.calibration import DEFAULT_MATCHER, Matcher
 from ..analysis.calibrations import PACKAGED, active_calibration, calibration_file
 from ..analysis.embedding import CALIBRATION_FILE
 from ..analysis.similarity import fmr_for_similarity, similarity_for_decades
-from .demographics import NO_IDENTITY_CAVEAT, embedder_tables, group_table, ratio_line
+from .demographics import (
+    NO_IDENTITY_CAVEAT,
+    embedder_tables,
+    group_table,
+    ratio_line,
+    screening_table,
+    screening_text,
+)
 from .emotion import comparison_table, confusion_table
 from .face_cover import group_tables, source_table
+from .fairness import comparison_lines
 from .operating import DEFAULT_SIMILARITY
 from .report import markdown_table, percent, rate_cell
 
-KINDS = ("verification", "identification", "demographics", "detection", "emotion", "face-cover")
+KINDS = ("verification", "identification", "demographics", "calibration", "detection", "emotion",
+         "face-cover")
 # The models behind the face pipeline; each module's first docstring line names it and its licence.
 _MODEL_MODULES = ("yunet", "sface", "dlib_models", "age_gender", "facemesh", "iris", "emotion",
                   "face_cover")
@@ -150,8 +159,9 @@ def _matchers_section(results: dict[str, dict[str, Any]]) -> list[str]:
         "both read the same stored vectors, so switching needs no re-indexing, and each has its "
         "own calibration. In-sample rates are on the calibration pairs; the group ratio is "
         "cross-fitted (Calibration options below).", "",
-        "| matcher | LFW dev 10-fold accuracy | calibration in force | FMR at 80 (in-sample) | "
-        "FNMR at 80 (in-sample) | race FMR ratio at 32 / 48 (global, cross-fitted) |",
+        "| matcher | LFW dev 10-fold accuracy (cosine / calibrated, cross-fitted) | calibration "
+        "in force | FMR at 80 (in-sample) | FNMR at 80 (in-sample) | race FMR ratio at 32 / 48 "
+        "(its method, cross-fitted) |",
         "|---|---|---|---|---|---|",
     ]
     for matcher, weight in weights.items():
@@ -161,9 +171,11 @@ def _matchers_section(results: dict[str, dict[str, Any]]) -> list[str]:
                       if p["similarity"] == DEFAULT_SIMILARITY), None)
         where = calibration_file(matcher)
         origin = ("packaged" if where.parent == PACKAGED else "this deployment's")
-        ratios = compared.get(matcher, {}).get("global", {}).get("at_similarity", {})
+        entry = next((entry for method, entry in compared.get(matcher, {}).items()
+                      if method.split(" ")[0] == calibration.method), {})
+        ratios = entry.get("at_similarity", {})
         lines.append(
-            f"| {matcher} | {mean * 100:.2f} % ± {std * 100:.2f} % | {origin} "
+            f"| {matcher} | {mean * 100:.2f} % / {percent(entry.get('accuracy'))} | {origin} "
             f"`{calibration.method}` on {calibration.source.get('data', '?')} "
             f"({calibration.source.get('impostor_pairs', 0):,} impostor pairs) | "
             f"{rate_cell(at_80['fmr']) if at_80 else 'n/a'} | "
@@ -256,7 +268,11 @@ def _demographics_section(result: dict[str, Any], base: Path) -> list[str]:
         "demographic FMR does; brackets give the 95 % Wilson interval, so a group of a few "
         "hundred pairs shows how little its rate pins down. "
         + ("FNMR per group uses the identities." if data["identity_labels"] else
-           NO_IDENTITY_CAVEAT), "",
+           NO_IDENTITY_CAVEAT)
+        + (" These images are the ones the packaged calibration was fitted on, so its rates "
+           "here are in-sample; Calibration options below has them cross-fitted."
+           if _dataset_folder(Path(data["labels"] or data["csv"])).name
+           == active_calibration(DEFAULT_MATCHER).source.get("data") else ""), "",
     ]
     for column in result["by"]:
         goal = f" Goal: ≤ {GOALS['race_fmr_ratio']:g} at 80." if column.startswith("race") else ""
@@ -271,8 +287,30 @@ def _demographics_section(result: dict[str, Any], base: Path) -> list[str]:
                   "matches.", ""]
         for column, (headers, body) in tables.items():
             lines += [f"By {column}:", "", *markdown_table(headers, body), ""]
+    if "minor_screening" in result:
+        lines += ["### Screening children out of 1:N search", "",
+                  screening_text(result["minor_screening"]) + " A key's policy can refuse "
+                  "searches of probes estimated younger than an age it sets "
+                  "(`min_probe_age`, docs/ACCOUNTABILITY.md); what each setting would do here:",
+                  "", *markdown_table(*screening_table(result["minor_screening"])), ""]
     lines.append(f"Measured by: `{result.get('command', '')}`")
     return lines
+
+
+def _calibration_section(result: dict[str, Any]) -> list[str]:
+    """The group-agnostic calibrations compared (evaluation/fairness.py)."""
+    return [
+        "## Calibration options", "",
+        "Can a calibration that never sees a demographic label make Similarity 80 mean the "
+        "same false-match rate for every group? Three methods for each matcher, scored "
+        "out of sample: `global` (one cosine → FMR map), `clusters` (FairCal, Salvador et al. "
+        "ICLR 2022, with FMR maps: k-means over unlabelled faces, a map per cluster from the "
+        "impostor pairs inside it, a pair scored by its two faces' clusters) and cohort "
+        "Z-norm (each face normalised by its top-100 cosines with the calibration faces). "
+        "The packaged default is the best method that keeps the overall FMR at Similarity 80 "
+        "consistent with 1e-5 and LFW dev accuracy ≥ 99.6 % (column 'keeps'); docs/FAIRNESS.md "
+        "explains why none reaches the goal.", "",
+        *comparison_lines(result), f"Measured by: `{result.get('command', '')}`"]
 
 
 def _detection_section(result: dict[str, Any], base: Path) -> list[str]:
@@ -408,6 +446,8 @@ def render(results: dict[str, dict[str, Any]], base: Path) -> str:
     ]
     for result in _demographics(results):
         lines += [*_demographics_section(result, base), ""]
+    if "calibration" in results:
+        lines += [*_calibration_section(results["calibration"]), ""]
     for kind in KINDS:
         if kind in results and kind in sections:
             lines += [*sections[kind](results[kind], base), ""]

@@ -1,43 +1,32 @@
-"""Operating points in Rekognition's Similarity (0-100) and their cosine equivalents.
+"""Operating points in Rekognition's Similarity (0-100), and pairs scored as a search would.
 
-Metrics run on cosines (exact, never saturated); thresholds are stated in Similarity, the unit
-users set. The calibration is monotone, so Similarity >= s is the same as cosine >= the cosine
-found here, and millions of pairs can be thresholded without mapping each one.
+Metrics run on the Similarity the calibration in force gives each pair (its cosine and, for a
+clustered calibration, its two faces' clusters), so a threshold here is the threshold a search
+applies.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import similarity_from_cosine
+from ..analysis.calibration import DEFAULT_MATCHER, matcher_vectors
+from ..analysis.calibrations import active_calibration
 
 # The thresholds the model card explains; 80 is Rekognition's default FaceMatchThreshold.
 SIMILARITY_THRESHOLDS: tuple[float, ...] = (80.0, 90.0, 95.0, 99.0)
 DEFAULT_SIMILARITY = 80.0
 
 
-def cosine_at_similarity(similarity: float) -> float:
-    """The smallest cosine whose Similarity is >= `similarity` (bisection: 1e-9 is far below
-    any difference an embedding can express); inf when no cosine reaches it."""
-    low, high = -1.0, 1.0
-    if similarity_from_cosine(high) < similarity:
-        return np.inf  # no pair can reach it
-    if similarity_from_cosine(low) >= similarity:
-        return low
-    while high - low > 1e-9:
-        middle = (low + high) / 2
-        if similarity_from_cosine(middle) >= similarity:
-            high = middle
-        else:
-            low = middle
-    return high
+def similarity_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Similarity of every stored vector in `a` (rows) with every one in `b`."""
+    calibration = active_calibration(DEFAULT_MATCHER)
+    return calibration.similarity_matrix(matcher_vectors(a, DEFAULT_MATCHER),
+                                         matcher_vectors(b, DEFAULT_MATCHER))
 
 
-def cosine_for_report(cosine: float) -> float | None:
-    """A threshold cosine for JSON: rounded, and None where it is unreachable (JSON has no inf)."""
-    return round(cosine, 6) if np.isfinite(cosine) else None
-
-
-def similarities(cosines: np.ndarray) -> np.ndarray:
-    """Similarity of each cosine, as an array even for one value."""
-    return np.atleast_1d(np.asarray(similarity_from_cosine(np.asarray(cosines, float)), float))
+def pair_similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Similarity of each row of `a` with the same row of `b`."""
+    calibration = active_calibration(DEFAULT_MATCHER)
+    a, b = matcher_vectors(a, DEFAULT_MATCHER), matcher_vectors(b, DEFAULT_MATCHER)
+    return np.asarray(calibration.similarity(np.einsum("ij,ij->i", a, b), calibration.clusters(a),
+                                             calibration.clusters(b)), float)

@@ -18,27 +18,20 @@ from . import plots
 from .datasets import read_pairs
 from .embeddings import embed_files
 from .groups import within_group_pairs
-from .operating import (
-    SIMILARITY_THRESHOLDS,
-    cosine_at_similarity,
-    cosine_for_report,
-    similarities,
-)
+from .operating import SIMILARITY_THRESHOLDS, pair_similarities, similarity_matrix
 from .report import Report, percent, rate_cell
 from .scores import error_rates, kfold_accuracy, roc, tar_at_far
 
 FARS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5)
-# Score given to a pair where a face was not found: the lowest cosine, i.e. always a reject.
+# Score given to a pair where a face was not found: below every Similarity, always a reject.
 _NO_FACE = -1.0
 
 
 def _operating_points(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, Any]:
     at_similarity = {}
     for similarity in SIMILARITY_THRESHOLDS:
-        cosine = cosine_at_similarity(similarity)
-        rates = error_rates(genuine, impostor, cosine)
+        rates = error_rates(genuine, impostor, similarity)
         at_similarity[f"{similarity:g}"] = {
-            "cosine": cosine_for_report(cosine),
             "fmr": rates.fmr.as_dict(),
             "fnmr": rates.fnmr.as_dict(),
         }
@@ -49,11 +42,13 @@ def _operating_points(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, An
 
 
 def _all_pairs(vectors: dict[Path, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Genuine and impostor cosines of every pair of images with a face (identity = folder)."""
+    """Genuine and impostor Similarity of every pair of images with a face (identity =
+    folder)."""
     found = [(path, vector) for path, vector in vectors.items() if vector is not None]
     matrix = np.stack([vector for _, vector in found])
     identities = np.array([path.parent.name for path, _ in found])
-    return within_group_pairs(matrix @ matrix.T, identities, np.zeros(len(found)), 0)
+    return within_group_pairs(similarity_matrix(matrix, matrix), identities,
+                              np.zeros(len(found)), 0)
 
 
 def evaluate_verification(pairs_file: Path, images: Path, progress: bool = True) -> Report:
@@ -64,13 +59,15 @@ def evaluate_verification(pairs_file: Path, images: Path, progress: bool = True)
                                 f"{missing[0]}")
     # LFW crops centre the named person; another face may be larger (calibration does the same).
     vectors = embed_files([*pairs.left, *pairs.right], progress=progress, choice="central")
-    cosines = np.array([
-        float(vectors[a] @ vectors[b])
-        if vectors[a] is not None and vectors[b] is not None else _NO_FACE
-        for a, b in zip(pairs.left, pairs.right, strict=True)
-    ])
-    genuine, impostor = cosines[pairs.same], cosines[~pairs.same]
-    folds = kfold_accuracy(cosines, pairs.same, pairs.folds)
+    faced = np.array([vectors[a] is not None and vectors[b] is not None
+                      for a, b in zip(pairs.left, pairs.right, strict=True)])
+    scores = np.full(len(pairs.left), _NO_FACE)
+    if faced.any():
+        scores[faced] = pair_similarities(
+            np.stack([vectors[a] for a, ok in zip(pairs.left, faced, strict=True) if ok]),
+            np.stack([vectors[b] for b, ok in zip(pairs.right, faced, strict=True) if ok]))
+    genuine, impostor = scores[pairs.same], scores[~pairs.same]
+    folds = kfold_accuracy(scores, pairs.same, pairs.folds)
     all_genuine, all_impostor = _all_pairs(vectors)
     faceless = sorted(str(p) for p, v in vectors.items() if v is None)
     result = {
@@ -79,15 +76,14 @@ def evaluate_verification(pairs_file: Path, images: Path, progress: bool = True)
         "embedding_model": EMBEDDING_MODEL,
         "data": {
             "pairs_file": str(pairs_file), "images_folder": str(images), "format": pairs.view,
-            "pairs": int(cosines.size), "genuine_pairs": int(genuine.size),
+            "pairs": int(scores.size), "genuine_pairs": int(genuine.size),
             "impostor_pairs": int(impostor.size), "folds": int(np.unique(pairs.folds).size),
             "images_used": len(vectors), "images_without_face": faceless,
-            "pairs_without_face": int(np.count_nonzero(cosines == _NO_FACE)),
+            "pairs_without_face": int(np.count_nonzero(~faced)),
         },
         "accuracy": {
             "mean": folds.mean, "std": folds.std, "per_fold": folds.accuracies,
-            "thresholds_cosine": folds.thresholds,
-            "thresholds_similarity": similarities(np.array(folds.thresholds)).tolist(),
+            "thresholds_similarity": folds.thresholds,
         },
         "protocol_pairs": _operating_points(genuine, impostor),
         "all_pairs": {
@@ -98,13 +94,13 @@ def evaluate_verification(pairs_file: Path, images: Path, progress: bool = True)
     report = Report(f"Verification: {pairs_file.name}", result)
     _describe(report, result)
     report.figure("roc_det", plots.roc_and_det(roc(genuine, impostor), "protocol pairs"),
-                  f"ROC and DET on the {cosines.size} protocol pairs")
+                  f"ROC and DET on the {scores.size} protocol pairs")
     report.figure("roc_det_all_pairs",
                   plots.roc_and_det(roc(all_genuine, all_impostor), "all pairs"),
                   f"ROC and DET on all {all_genuine.size} genuine and {all_impostor.size} "
                   "impostor pairs of the same images")
     report.figure("histogram",
-                  plots.score_histogram(similarities(genuine), similarities(impostor),
+                  plots.score_histogram(genuine, impostor,
                                         list(SIMILARITY_THRESHOLDS)),
                   "Similarity of the protocol pairs; dotted lines at 80, 90, 95, 99")
     return report
@@ -127,9 +123,8 @@ def _describe(report: Report, result: dict[str, Any]) -> None:
     for key, label in (("protocol_pairs", "the protocol pairs"), ("all_pairs", "all pairs")):
         points = result[key]
         report.text(f"Operating points on {label}:")
-        report.table(["Similarity", "cosine", "FMR", "FNMR"], [
-            [s, "unreachable" if p["cosine"] is None else f"{p['cosine']:.4f}",
-             rate_cell(p["fmr"]), rate_cell(p["fnmr"])]
+        report.table(["Similarity", "FMR", "FNMR"], [
+            [s, rate_cell(p["fmr"]), rate_cell(p["fnmr"])]
             for s, p in points["at_similarity"].items()])
         report.table(["FAR", "TAR"], [
             [far, "not measurable (too few impostor pairs)" if tar is None else percent(tar)]

@@ -13,11 +13,8 @@ import hashlib
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from ...config import settings
-from ..calibration import DEFAULT_MATCHER, MATCHERS, Calibration, Matcher
-from ..similarity import decades_from_anchors, similarity_for_decades
+from ..calibration import MATCHERS, Calibration, Matcher
 
 PACKAGED = Path(__file__).parent
 _lock = threading.Lock()
@@ -77,13 +74,3 @@ def active_calibration(matcher: Matcher) -> Calibration:
         _loaded[path] = (stamp, calibration)
     return calibration
 
-
-def similarity_from_cosine(cosine: float | np.ndarray) -> float | np.ndarray:
-    """Similarity (0-100) of a fused-vector cosine by the global map of the fused calibration
-    in force: what every pair gets under a global calibration. Evaluations that threshold
-    millions of cosines use it; a clustered calibration scores pairs with their clusters
-    (Calibration.similarity)."""
-    calibration = active_calibration(DEFAULT_MATCHER)
-    values = similarity_for_decades(
-        decades_from_anchors(cosine, calibration.cosines, calibration.decades))
-    return float(values) if np.ndim(values) == 0 else values
