@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Engine, Row, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import settings
@@ -200,41 +200,34 @@ class _DatabaseChain:
         self.engine = engine
 
     def write(self, batch: list[Record]) -> list[Record]:
+        head, last = tables.audit_head, tables.audit_records
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(tables.audit_head.c.seq, tables.audit_head.c.hash)
-                .where(tables.audit_head.c.id == 1)
-                .with_for_update()
+                select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
             ).first()
             if row is None:
                 raise AuditLogDamaged("the audit_head row is missing: run `oversight audit verify`")
-            last = self._record(conn, row.seq) if row.seq else None
-            if row.seq and (last is None or last.get("hash") != row.hash):
+            # The record the head names must exist and carry its hash, else records were cut
+            # (fail closed). Read after the lock is held: a statement that waited for the lock
+            # would still see the table as it was before the previous holder committed.
+            line = conn.execute(
+                select(last.c.line).where(last.c.seq == row.seq)
+            ).scalar_one_or_none()
+            previous = _parse_or_none(line, row.seq) if row.seq else None
+            if row.seq and (previous is None or previous.get("hash") != row.hash):
                 raise AuditLogDamaged(
                     f"the audit chain's head names record {row.seq} ({row.hash[:12]}...), which "
                     "the audit_records table does not hold: run `oversight audit verify`"
                 )
-            records = _chained(batch, last)
+            records = _chained(batch, previous)
             conn.execute(
-                insert(tables.audit_records),
-                [{"seq": r["seq"], "line": _stored_form(r)} for r in records],
+                insert(last), [{"seq": r["seq"], "line": _stored_form(r)} for r in records]
             )
             conn.execute(
-                update(tables.audit_head)
-                .where(tables.audit_head.c.id == 1)
+                update(head).where(head.c.id == 1)
                 .values(seq=records[-1]["seq"], hash=records[-1]["hash"])
             )
         return records
-
-    @staticmethod
-    def _record(conn: Connection, seq: int) -> Record | None:
-        line = conn.execute(
-            select(tables.audit_records.c.line).where(tables.audit_records.c.seq == seq)
-        ).scalar_one_or_none()
-        try:
-            return None if line is None else _parse(bytes(line), seq)
-        except ValueError:
-            return None
 
     def _head_row(self) -> Row | None:
         with self.engine.connect() as conn:
@@ -258,6 +251,13 @@ class _DatabaseChain:
             )
             for (line,) in rows:
                 yield bytes(line)
+
+
+def _parse_or_none(line: bytes | None, seq: int) -> Record | None:
+    try:
+        return None if line is None else _parse(bytes(line), seq)
+    except ValueError:
+        return None
 
 
 def _chained(batch: list[Record], last: Record | None) -> list[Record]:
