@@ -35,10 +35,10 @@ from oversight import operations  # noqa: E402
 from oversight.analysis import face_analyzer  # noqa: E402
 from oversight.config import settings  # noqa: E402
 from oversight.images import from_array  # noqa: E402
-from oversight.operations.stream_processors import live_searcher, processor_search, processor_store  # noqa: E402
-from oversight.operations.video import stop_video_services  # noqa: E402
+from oversight.operations.stream_processors import live_searcher, processor_search  # noqa: E402
 from oversight.video.endpoints import register_endpoint  # noqa: E402
 from oversight.video.face_search import find_faces  # noqa: E402
+from oversight.video.runtime import processor_store, stop_video_services  # noqa: E402
 from tests.video_helpers import (  # noqa: E402
     BOY_IN_FIRST_FRAME,
     CROWD_CLIP,

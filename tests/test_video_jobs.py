@@ -23,7 +23,8 @@ from oversight.errors import (
     ResourceNotFoundException,
 )
 from oversight.operations.context import RequestContext
-from oversight.operations.video import job_runner, stop_video_services, submit_job
+from oversight.operations.video import submit_job
+from oversight.video.runtime import job_runner, stop_video_services
 from tests.api_server import ApiServer, client, running_server, s3_env
 from tests.conftest import shared_path
 from tests.video_helpers import (

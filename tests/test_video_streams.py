@@ -23,7 +23,7 @@ from oversight.errors import (
     ResourceNotFoundException,
 )
 from oversight.governance.audit import AuditLog
-from oversight.operations.video import stop_video_services
+from oversight.video.runtime import stop_video_services
 from oversight.video.sources import LiveSource
 from tests.conftest import IN_CI, shared_path
 from tests.video_helpers import (

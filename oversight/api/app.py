@@ -46,8 +46,8 @@ from ..governance.refusals import Refusal, refusal_log
 from ..governance.retention import start_sweeper
 from ..operations import Handler, RequestContext, registry
 from ..operations.unsupported import unsupported_reasons
-from ..operations.video import start_video_services, stop_video_services
 from ..review.withhold import CASE_HEADER, CASE_MEMBER
+from ..video.runtime import start_video_services, stop_video_services
 from .auth import Principal, SignedRequest, authenticate, request_headers
 from .events import StreamSlots, open_event_stream
 from .intake import UnauthenticatedBytes, body_limit, unauthenticated_body

@@ -24,7 +24,7 @@ from ..errors import RekognitionError, ThrottlingException
 from ..governance.catalog import EVENTS_OPERATION
 from ..governance.gate import governed, still_allowed
 from ..operations.context import RequestContext
-from ..operations.stream_processors import processor_events
+from ..video.runtime import processor_events
 from ..video.sinks import EventFollower
 
 POLL_SECONDS = 0.2

@@ -33,8 +33,9 @@ _ROLE = "arn:aws:iam::000000000000:role/oversight-local"
 def _run_job(start: str, request: dict[str, Any], video: Path) -> dict[str, Any]:
     """Start a job on a local file, wait for it with a progress bar, return the full Get*."""
     from ..governance.gate import governed
-    from ..operations.video import job_runner, submit_job
+    from ..operations.video import submit_job
     from ..video.jobs import IN_PROGRESS
+    from ..video.runtime import job_runner
 
     ctx = RequestContext.local()
     get = start.replace("Start", "Get", 1)
@@ -118,7 +119,7 @@ def segments(file: Path = _FILE) -> None:
 @video_app.command("cancel")
 def cancel(job_id: str) -> None:
     """Cancel a job: its worker stops at the next frame and the job ends FAILED."""
-    from ..operations.video import job_runner
+    from ..video.runtime import job_runner
 
     def run() -> dict[str, Any]:
         job = job_runner().store.request_cancel(RequestContext.local().account_id, job_id)
@@ -154,8 +155,8 @@ def stream_start(
     seconds: float = typer.Option(None, help="Stop after this many seconds"),
 ) -> None:
     """Create (or reuse) a stream processor and run it here until the source ends or Ctrl-C."""
-    from ..operations.stream_processors import events_path, running
     from ..video.endpoints import register_endpoint
+    from ..video.runtime import events_path, running
 
     video_arn, data_arn = _stream_arns(name)
     register_endpoint(video_arn, source)

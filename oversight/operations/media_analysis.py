@@ -20,10 +20,11 @@ from ..collections.pagination import decode_token, encode_token
 from ..errors import InvalidParameterException, RekognitionError
 from ..s3 import object_size, open_object, put_object
 from ..video.jobs import FAILED, IN_PROGRESS, Job
+from ..video.runtime import job_runner
 from ..video.worker import Progress
 from . import call, operation
 from .context import RequestContext
-from .video import OTHER_JOBS, job_runner, submit_job
+from .video import OTHER_JOBS, submit_job
 
 START = "StartMediaAnalysisJob"
 # Rekognition's limits: manifest lines per job, and a page of ListMediaAnalysisJobs.

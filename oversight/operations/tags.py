@@ -13,10 +13,10 @@ from typing import Any
 
 from ..collections import collection_service
 from ..errors import ResourceNotFoundException
+from ..video.runtime import processor_store
 from . import RequestContext, operation
 from .arns import COLLECTION, parse_resource_arn
 from .resources import check_tags
-from .stream_processors import processor_store
 
 
 @dataclass(frozen=True)

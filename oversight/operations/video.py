@@ -9,7 +9,6 @@ receives Rekognition's completion message.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,13 +21,13 @@ from ..config import settings
 from ..errors import InvalidParameterException
 from ..images import DecodedImage
 from ..rekognition import DEFAULT_MATCH_THRESHOLD
-from ..store import get_engine
 from ..video.endpoints import endpoint_for
 from ..video.face_search import FaceSearcher, Search
 from ..video.inputs import check_s3_video, local_video
-from ..video.jobs import IN_PROGRESS, Job, JobStore
+from ..video.jobs import IN_PROGRESS, Job
 from ..video.pipeline import analyse_video
 from ..video.results import aggregate_segments, page
+from ..video.runtime import job_runner, serve_jobs
 from ..video.segments import SegmentFilters, SegmentTask
 from ..video.sources import VideoInfo, probe
 from ..video.tasks import (
@@ -39,7 +38,7 @@ from ..video.tasks import (
     PersonTrackingTask,
 )
 from ..video.webhooks import post_json
-from ..video.worker import JobRunner, Progress
+from ..video.worker import Progress
 from . import call, matching, operation
 from .context import RequestContext
 from .face_detail import face_detail
@@ -203,50 +202,6 @@ def notify(job: Job) -> None:
     post_json(endpoint_for(channel["SNSTopicArn"], "SNS topic"), message)
 
 
-# -- the runner ------------------------------------------------------------------------------
-_runners: dict[str, JobRunner] = {}
-_runners_lock = threading.Lock()
-
-
-def job_runner() -> JobRunner:
-    """The process's worker pool for the configured store (created on first use)."""
-    config = settings()
-    with _runners_lock:
-        runner = _runners.get(config.sqlalchemy_url)
-        if runner is None:
-            runner = JobRunner(
-                JobStore(get_engine(config.sqlalchemy_url)),
-                execute,
-                workers=config.video_job_workers,
-                lease_seconds=config.video_job_lease_seconds,
-                on_finished=notify,
-            )
-            _runners[config.sqlalchemy_url] = runner
-        return runner
-
-
-def start_video_services() -> None:
-    """Server start: take over jobs a stopped server left unfinished (video/worker.py) and
-    restart the stream processors it left running."""
-    from .stream_processors import resume_processors
-
-    job_runner().start_resuming()
-    resume_processors()
-
-
-def stop_video_services() -> None:
-    """Server stop: stream processors stop; running jobs hand their lease back so the next
-    start resumes them at once."""
-    from .stream_processors import stop_processors
-
-    stop_processors()
-    with _runners_lock:
-        runners = list(_runners.values())
-        _runners.clear()
-    for runner in runners:
-        runner.shutdown()
-
-
 def submit_job(
     operation_name: str, request: dict[str, Any], source: dict[str, Any], ctx: RequestContext
 ) -> Job:
@@ -332,3 +287,6 @@ def _get(operation_name: str) -> Callable[[dict[str, Any], RequestContext], dict
 for _start_name in RESULT_MEMBERS:
     operation(_start_name)(_start(_start_name))
     operation(_start_name.replace("Start", "Get", 1))(_get(_start_name))
+
+
+serve_jobs(execute, notify)
