@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests packag
 from oversight.config import settings  # noqa: E402
 from oversight.governance.audit import AuditLog  # noqa: E402
 from tests.api_server import ApiServer, client, start_server, stop_server  # noqa: E402
-from tests.collections_db import PG_SERVER, _throwaway_database  # noqa: E402
+from tests.collections_db import PG_SERVER, throwaway_database  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 from tests.redis_server import REDIS_SERVER  # noqa: E402
 from tests.test_cluster import CAMERA, EVENTS, SHARED_SECRETS, sessions  # noqa: E402
@@ -54,7 +54,7 @@ RECORD = {"kind": "operation", "operation": "SearchFacesByImage", "outcome": "ok
 
 @contextmanager
 def database() -> Iterator[str]:
-    created = _throwaway_database("oversight_bench")
+    created = throwaway_database("oversight_bench")
     try:
         yield next(created)
     finally:
