@@ -240,6 +240,18 @@ def signed_headers(
     return dict(request.headers.items())
 
 
+def signed_get(url: str, key: tuple[str, str], purpose: str | None = None) -> dict[str, str]:
+    """The SigV4 headers of a GET of `url` (an event stream) signed with `key`."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url=url,
+                         headers={"X-Oversight-Purpose": purpose} if purpose else {})
+    SigV4Auth(Credentials(*key), "rekognition", REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
 def signed_post(
     server: ApiServer,
     body: bytes,

@@ -20,9 +20,6 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from oversight.api.keys import KeyStore, new_account_id
@@ -33,7 +30,7 @@ from oversight.operations.context import LOCAL_ACCOUNT
 from oversight.store import get_engine
 from oversight.video.jobs import JobStore
 from oversight.video.processors import ProcessorStore
-from tests.api_server import REGION, ApiServer, client, running_server, signed_post
+from tests.api_server import ApiServer, client, running_server, signed_get, signed_post
 from tests.video_helpers import mjpeg_stream, webhook_receiver
 
 CAMERA_A = f"arn:aws:kinesisvideo:us-east-1:{LOCAL_ACCOUNT}:stream/a-door/1"
@@ -140,17 +137,10 @@ def _events_url(server: ApiServer, name: str = PROCESSOR) -> str:
     return f"{server.url}/stream-processors/{name}/events"
 
 
-def _signed_get(url: str, key: tuple[str, str], purpose: str | None = None) -> dict[str, str]:
-    request = AWSRequest(method="GET", url=url,
-                         headers={"X-Oversight-Purpose": purpose} if purpose else {})
-    SigV4Auth(Credentials(*key), "rekognition", REGION).add_auth(request)
-    return dict(request.headers.items())
-
-
 def _refused_stream(url: str, key: tuple[str, str]) -> str:
     """The error body of an event stream the server must refuse to open (never read the body of
     one it opened: that would wait for the stream to end)."""
-    with httpx.stream("GET", url, headers=_signed_get(url, key), timeout=60) as response:
+    with httpx.stream("GET", url, headers=signed_get(url, key), timeout=60) as response:
         assert response.status_code != 200, "the stream was opened"
         return response.read().decode()
 
@@ -199,7 +189,7 @@ def test_finding_4_an_event_stream_is_audited_and_ends_when_its_key_is_revoked(
 ) -> None:
     key = _key()
     url = _events_url(live.server)
-    with httpx.stream("GET", url, headers=_signed_get(url, key, "watch desk 4"),
+    with httpx.stream("GET", url, headers=signed_get(url, key, "watch desk 4"),
                       timeout=60) as response:
         assert response.status_code == 200, response.read()
         KeyStore.default().revoke(key[0])
@@ -227,7 +217,7 @@ def test_finding_4_an_event_stream_is_judged_by_the_policy_and_ends_when_it_chan
         assert _records(live.server, key=key[0])[-1]["refused_by"] == rule
 
     key = _key()
-    with httpx.stream("GET", url, headers=_signed_get(url, key), timeout=60) as response:
+    with httpx.stream("GET", url, headers=signed_get(url, key), timeout=60) as response:
         assert response.status_code == 200
         put_policy(Policy(key[0], allowed_operations=["ListCollections"]))
         lines = _until_end(response, END_WITHIN_SECONDS)
@@ -245,13 +235,13 @@ def test_finding_8_event_streams_are_capped_per_key_and_leave_the_api_responsive
         for key in keys:
             for _ in range(CAP):
                 response = open_streams.enter_context(
-                    http.stream("GET", url, headers=_signed_get(url, key)))
+                    http.stream("GET", url, headers=signed_get(url, key)))
                 assert response.status_code == 200
         assert "ThrottlingException" in _refused_stream(url, keys[0])
         # 40 idle streams are open: an API request is still answered.
         assert "lobby" in live.a.list_collections()["CollectionIds"]
     # Closed streams give their slots back.
-    with httpx.stream("GET", url, headers=_signed_get(url, keys[0]), timeout=60) as again:
+    with httpx.stream("GET", url, headers=signed_get(url, keys[0]), timeout=60) as again:
         assert again.status_code == 200
 
 

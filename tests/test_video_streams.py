@@ -208,25 +208,13 @@ def test_hls_playlist_is_searched_live(endpoints: Any, tmp_path: Path) -> None:
     assert {match["FaceId"] for match in matches} == {face_id}
 
 
-def _signed_get(url: str, key: str, secret: str) -> dict[str, str]:
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    from tests.api_server import REGION
-
-    request = AWSRequest(method="GET", url=url)
-    SigV4Auth(Credentials(key, secret), "rekognition", REGION).add_auth(request)
-    return dict(request.headers.items())
-
-
 def test_rtsp_camera_searched_live_through_the_api(rtsp_url: str, tmp_path: Path) -> None:
     """boto3 creates and starts a processor on a real RTSP server; matches reach Server-Sent
     Events, the webhook, the JSONL sink and the audit log under the processor's purpose."""
     import httpx
     from botocore.exceptions import ClientError
 
-    from tests.api_server import client, running_server
+    from tests.api_server import client, running_server, signed_get
     from tests.video_helpers import frame_jpeg
 
     clip = shared_path(CROWD_CLIP)
@@ -253,7 +241,7 @@ def test_rtsp_camera_searched_live_through_the_api(rtsp_url: str, tmp_path: Path
             with pytest.raises(ClientError, match="ResourceInUseException"):
                 rekognition.start_stream_processor(Name="door")
             events = []
-            headers = _signed_get(url, server.access_key_id, server.secret_access_key)
+            headers = signed_get(url, (server.access_key_id, server.secret_access_key))
             with httpx.stream("GET", url, headers=headers, timeout=120) as response:
                 assert response.headers["content-type"].startswith("text/event-stream")
                 for line in response.iter_lines():
