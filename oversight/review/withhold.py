@@ -119,8 +119,11 @@ def _probe(
     image: DecodedImage | None,
 ) -> tuple[bytes | None, str | None]:
     """The probe face's crop, else a description of where it came from."""
-    if operation in ("SearchFacesByImage", "SearchUsersByImage"):
+    if operation == "SearchFacesByImage":
         return _crop_of_request_image(request, response["SearchedFaceBoundingBox"]), None
+    if operation == "SearchUsersByImage":
+        box = response["SearchedFace"]["FaceDetail"]["BoundingBox"]
+        return _crop_of_request_image(request, box), None
     if operation == STREAM_MATCH and image is not None:
         faces = response.get("FaceSearchResponse", [])
         box = faces[0]["DetectedFace"]["BoundingBox"] if faces else None
