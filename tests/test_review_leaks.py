@@ -1,6 +1,8 @@
 """Ways around human review, tried from outside against the session server (each identified a
 probe for a key under a review clause, or failed it, on main 5a22cde):
 
+- RedactFaces sparing the reviewed collection named the matched FaceId and Similarity, and left
+  the face visible: now refused (AccessDeniedException, audited as rule `review`).
 - SearchUsersByImage under review answered InternalServerError: now withheld like the others.
 """
 
@@ -53,6 +55,21 @@ def desk(api_server: ApiServer) -> dict[str, Any]:
     rek.create_user(CollectionId="watch", UserId="hugo")
     rek.associate_faces(CollectionId="watch", UserId="hugo", FaceIds=[face_id])
     return {"keys": keys, "rek": rek, "face_id": face_id}
+
+
+def test_redact_sparing_a_reviewed_collection_is_refused(
+    api_server: ApiServer, desk: dict[str, Any]
+) -> None:
+    import base64
+
+    image = {"Bytes": base64.b64encode(_photo(2)).decode()}
+    spared = _call(api_server, desk["keys"]["searcher"], "RedactFaces", Image=image,
+                   SpareCollectionId="watch")
+    assert spared.json().get("__type") == "AccessDeniedException", spared.text[:300]
+    assert desk["face_id"] not in spared.text and "human review" in spared.json()["Message"]
+    # Redacting every face identifies nobody: still allowed.
+    plain = _call(api_server, desk["keys"]["searcher"], "RedactFaces", Image=image)
+    assert plain.status_code == 200 and plain.json()["RedactedFaces"]
 
 
 def test_search_users_by_image_is_withheld_for_review(

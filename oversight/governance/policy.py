@@ -86,6 +86,14 @@ class Policy:
                     raise PolicyRefusal(
                         "collection", f"{who} does not allow collection {collection!r}"
                     )
+        clause = self.review_clause
+        if clause is not None and clause.refuses(operation, reach.collections):
+            raise PolicyRefusal(
+                "review",
+                f"{who} puts matches in {', '.join(reach.collections)} under human review; "
+                f"{operation} would show who matched without it. Leave the collection out, or "
+                "narrow the review clause's collections or operations",
+            )
         for threshold in reach.thresholds:
             self._check_threshold(who, operation, threshold)
         for param, asked in reach.max_results:

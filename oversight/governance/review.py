@@ -51,7 +51,7 @@ def after_run(
     if operation == "IndexFaces" and review_enabled(ctx.account_id):
         _keep_reference_crops(request, response)
     clause = policy.review_clause if policy is not None else None
-    if clause is None or not clause.applies(operation, reach.collections):
+    if clause is None or not clause.withholds(operation, reach.collections):
         return response
     return hold(ctx, operation, request, response, clause, reach.collections)
 
@@ -93,7 +93,7 @@ def hold_stream_match(
     may have it: under the starter's review clause, with a case instead of identities."""
     policy = get_policy(ctx.access_key_id)
     clause = policy.review_clause if policy is not None else None
-    if clause is None or not clause.applies(STREAM_MATCH, [collection]):
+    if clause is None or not clause.withholds(STREAM_MATCH, [collection]):
         return event
     return hold(ctx, STREAM_MATCH, {"Name": processor}, event, clause, [collection],
                 probe=from_array(frame_rgb))

@@ -21,10 +21,14 @@ from ..errors import InvalidParameterException
 # The operation name under which a running stream processor's matches are judged and audited.
 STREAM_MATCH = "StreamProcessorMatch"
 # Operations whose answer identifies someone: the ones a review clause withholds.
-REVIEWABLE_OPERATIONS = frozenset({
+WITHHELD_OPERATIONS = frozenset({
     "SearchFaces", "SearchFacesByImage", "SearchUsers", "SearchUsersByImage", "GetFaceSearch",
     STREAM_MATCH,
 })
+# Operations that identify someone in a way no case can hold back, refused under the clause:
+# RedactFaces leaves each face matching its SpareCollectionId visible and names its FaceId.
+REFUSED_OPERATIONS = frozenset({"RedactFaces"})
+REVIEWABLE_OPERATIONS = WITHHELD_OPERATIONS | REFUSED_OPERATIONS
 MAX_REVIEWERS = 2
 
 
@@ -65,13 +69,20 @@ class ReviewClause:
             out["notify"] = self.notify
         return out
 
-    def applies(self, operation: str, collections: Iterable[str]) -> bool:
+    def withholds(self, operation: str, collections: Iterable[str]) -> bool:
         """Whether this clause withholds `operation`'s matches in any of `collections`."""
-        if operation not in REVIEWABLE_OPERATIONS:
+        return operation in WITHHELD_OPERATIONS and self._covers(operation, collections)
+
+    def refuses(self, operation: str, collections: Iterable[str]) -> bool:
+        """Whether this clause refuses `operation` matching faces of any of `collections` (an
+        operation that reaches no collection matches nobody)."""
+        return operation in REFUSED_OPERATIONS and self._covers(operation, collections)
+
+    def _covers(self, operation: str, collections: Iterable[str]) -> bool:
+        reached = list(collections)
+        if not reached or (self.operations is not None and operation not in self.operations):
             return False
-        if self.operations is not None and operation not in self.operations:
-            return False
-        return self.collections is None or any(c in self.collections for c in collections)
+        return self.collections is None or any(c in self.collections for c in reached)
 
 
 def _names(value: Any) -> tuple[str, ...] | None:
