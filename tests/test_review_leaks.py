@@ -4,24 +4,34 @@ probe for a key under a review clause, or failed it, on main 5a22cde):
 - RedactFaces sparing the reviewed collection named the matched FaceId and Similarity, and left
   the face visible: now refused (AccessDeniedException, audited as rule `review`).
 - SearchUsersByImage under review answered InternalServerError: now withheld like the others.
+- A key under review watching the event stream of a processor that an unreviewed key started
+  read every identity: the watcher's own clause now holds each event in a case of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
+from botocore.exceptions import ClientError
 
+from oversight.operations.context import LOCAL_ACCOUNT
 from tests.api_server import (
+    CONFORMANCE_STEPS,
     ApiServer,
     client,
     create_key,
     oversight_cli,
+    signed_get,
     signed_post,
 )
 from tests.conftest import shared_path
+from tests.video_helpers import BOY_IN_FIRST_FRAME, CROWD_CLIP, frame_jpeg
 
 LFW = "faces/krasserm_face-recognition/images"
 CASE_HEADER = "x-oversight-review-case"
@@ -80,3 +90,55 @@ def test_search_users_by_image_is_withheld_for_review(
     case_id = answer["ResponseMetadata"]["HTTPHeaders"][CASE_HEADER]
     case = _call(api_server, desk["keys"]["reviewer"], "GetReviewCase", CaseId=case_id).json()
     assert case["ProbeImage"] and [c["UserId"] for c in case["Candidates"]] == ["hugo"]
+
+
+def _events(url: str, key: tuple[str, str], seconds: float) -> list[dict[str, Any]]:
+    """The match events of a stream until it ends (the processor stopped) or `seconds` pass."""
+    events, deadline = [], time.monotonic() + seconds
+    with httpx.stream("GET", url, headers=signed_get(url, key, "door watch"),
+                      timeout=seconds) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line.removeprefix("data: ")))
+            if time.monotonic() > deadline:
+                break
+    return events
+
+
+def test_a_watcher_under_review_sees_cases_not_identities(
+    api_server: ApiServer, rekognition: Any
+) -> None:
+    """The processor is started by the account's unreviewed key on the conformance camera (the
+    crowd clip, once, in real time); a key of the same account under review watches it."""
+    endpoints = json.loads(CONFORMANCE_STEPS.read_text())["endpoint_map"]
+    assert endpoints["camera"][1] == CROWD_CLIP
+    collection, name = f"door-{uuid.uuid4().hex[:8]}", f"door-{uuid.uuid4().hex[:8]}"
+    rekognition.create_collection(CollectionId=collection)
+    face_id = rekognition.index_faces(
+        CollectionId=collection, MaxFaces=1,
+        Image={"Bytes": frame_jpeg(shared_path(CROWD_CLIP), 0, BOY_IN_FIRST_FRAME)},
+    )["FaceRecords"][0]["Face"]["FaceId"]
+    rekognition.create_stream_processor(
+        Name=name, RoleArn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/rekognition",
+        Input={"KinesisVideoStream": {"Arn": endpoints["camera"][0]}},
+        Output={"KinesisDataStream": {"Arn": endpoints["events"][0]}},
+        Settings={"FaceSearch": {"CollectionId": collection, "FaceMatchThreshold": 90}})
+    watcher, reviewer = create_key(api_server, LOCAL_ACCOUNT), create_key(api_server,
+                                                                          LOCAL_ACCOUNT)
+    _policy(api_server, watcher[0], "--review", "1", "--review-collection", collection)
+    _policy(api_server, reviewer[0], "--reviewer")
+    try:
+        rekognition.start_stream_processor(Name=name)
+        events = _events(f"{api_server.url}/stream-processors/{name}/events", watcher, 90)
+    finally:
+        with contextlib.suppress(ClientError):  # it stops by itself at the clip's end
+            rekognition.stop_stream_processor(Name=name)
+        rekognition.delete_stream_processor(Name=name)
+    matched = [e for e in events if e.get("ReviewCaseId")]
+    assert matched, f"no match reached the watcher: {events}"
+    assert all(f["MatchedFaces"] == [] for e in events for f in e["FaceSearchResponse"])
+    case = _call(api_server, reviewer, "GetReviewCase", CaseId=matched[0]["ReviewCaseId"]).json()
+    assert case["RequesterAccessKeyId"] == watcher[0]
+    assert [c["FaceId"] for c in case["Candidates"]] == [face_id]
+    assert "live frame" in case["ProbeSource"]

@@ -7,6 +7,8 @@ audited). The open stream re-checks its key and policy every `event_stream_reche
 ends with an `error` event saying why once either no longer allows it. A stream waits on the
 event loop, never in a thread of the shared pool (its re-checks borrow one of two threads for a
 moment), and one key holds at most `max_event_streams_per_key` streams (ThrottlingException).
+A watcher under a review clause sees each match as a review case of its own, not the identity
+(governance.review.watched_events).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import anyio
 from ..errors import RekognitionError, ThrottlingException
 from ..governance.catalog import EVENTS_OPERATION
 from ..governance.gate import governed, still_allowed
+from ..governance.review import watched_events
 from ..operations.context import RequestContext
 from ..video.runtime import processor_events
 from ..video.sinks import EventFollower
@@ -92,6 +95,10 @@ class EventStream:
             while time.monotonic() - started < MAX_STREAM_SECONDS:
                 active = self.running()
                 lines = self.follower.read()
+                if lines:
+                    lines = await anyio.to_thread.run_sync(
+                        watched_events, self.ctx, self.name, lines,
+                        limiter=self.slots.recheck_threads)
                 for line in lines:
                     yield _event("match", line)
                 now = time.monotonic()

@@ -8,6 +8,8 @@ recorded fails the call: matches are never handed out because their review could
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +30,7 @@ from ..store import get_engine
 from ..video.endpoints import endpoint_for
 from ..video.webhooks import post_json
 from . import audit
-from .catalog import Reach
+from .catalog import EVENTS_OPERATION, Reach, row_for
 from .policy import DEFAULT_KEY, Policy, get_policy
 from .records import base_fields, response_matches
 from .retention import max_age
@@ -64,6 +66,7 @@ def hold(
     clause: ReviewClause,
     collections: list[str],
     probe: DecodedImage | None = None,
+    source_key: str | None = None,
 ) -> dict[str, Any]:
     collection = collections[0] if collections else None
     retention = max_age(ctx.account_id, collection) if collection else None
@@ -82,7 +85,7 @@ def hold(
         audit.write(fields)
 
     return withhold(ctx, operation, request, response, clause, collection, expires_at, record,
-                    probe)
+                    probe, source_key)
 
 
 def hold_stream_match(
@@ -97,6 +100,32 @@ def hold_stream_match(
         return event
     return hold(ctx, STREAM_MATCH, {"Name": processor}, event, clause, [collection],
                 probe=from_array(frame_rgb))
+
+
+def watched_events(ctx: RequestContext, processor: str, lines: list[str]) -> list[str]:
+    """A processor's match events (JSON lines) as the key watching them may see them: under the
+    watcher's own review clause each event's identities go into a case of the watcher's, whoever
+    started the processor (the starter's clause judged the events when they were made, the
+    watcher's is judged here). One case per watcher and event, however often it reconnects."""
+    policy = get_policy(ctx.access_key_id)
+    clause = policy.review_clause if policy is not None else None
+    if clause is None:
+        return lines
+    row = row_for(EVENTS_OPERATION)
+    assert row is not None
+    collections = row.reach(ctx, {"Name": processor}).collections
+    if not clause.withholds(STREAM_MATCH, collections):
+        return lines
+    shown = []
+    for line in lines:
+        event = json.loads(line)
+        seen = ":".join((processor, str(ctx.access_key_id),
+                         str(event.get("StreamProcessorInformation", {}).get("SessionId")),
+                         str(event.get("FrameTimestampMillis"))))
+        shown.append(json.dumps(hold(
+            ctx, STREAM_MATCH, {"Name": processor}, event, clause, collections,
+            source_key=f"watch:{hashlib.sha256(seen.encode()).hexdigest()}")))
+    return shown
 
 
 def record_decision(ctx: RequestContext, case: cases.Case, decision: str) -> None:
@@ -171,4 +200,4 @@ def _keep_reference_crops(request: dict[str, Any], response: dict[str, Any]) -> 
 
 
 __all__ = ["CASE_MEMBER", "after_run", "expire_cases", "hold", "record_decision",
-           "review_enabled"]
+           "review_enabled", "watched_events"]

@@ -87,11 +87,13 @@ def withhold(
     expires_at: datetime,
     record: Callable[[str], None],
     probe: DecodedImage | None = None,
+    source_key: str | None = None,
 ) -> dict[str, Any]:
     """`response` without its identities and with the id of the review case that holds them
     (unchanged when it has no match: there is nothing to review). `record(case_id)` writes the
     case's audit record inside the case's transaction; `probe` is the image the probe face is
-    in when the caller has it decoded (a stream frame)."""
+    in when the caller has it decoded (a stream frame); `source_key` names what is read again
+    and again (one case for it)."""
     shape = WITHHOLDINGS[operation]
     candidates = shape.candidates(response)
     if not candidates:
@@ -103,7 +105,7 @@ def withhold(
         withheld=shape.withheld(response), candidates=candidates, probe_crop=crop,
         probe_source=source, reviewers_required=clause.reviewers,
         expires_at=expires_at,
-        source_key=_source_key(operation, request),
+        source_key=source_key or _source_key(operation, request),
     ), record)
     return {**shape.cleared(response), CASE_MEMBER: case_id}
 
@@ -124,7 +126,9 @@ def _probe(
     if operation == "SearchUsersByImage":
         box = response["SearchedFace"]["FaceDetail"]["BoundingBox"]
         return _crop_of_request_image(request, box), None
-    if operation == STREAM_MATCH and image is not None:
+    if operation == STREAM_MATCH:
+        if image is None:  # a watcher's case: the frame is gone
+            return None, f"a live frame of stream processor {request['Name']} (frames are not kept)"
         faces = response.get("FaceSearchResponse", [])
         box = faces[0]["DetectedFace"]["BoundingBox"] if faces else None
         return (face_crop(image, box) if box else None), None
