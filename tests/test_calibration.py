@@ -148,7 +148,8 @@ def test_sface_query_reads_the_sface_cosine_from_stored_vectors() -> None:
     assert np.array_equal(index_query(stored[0], "fused"), stored[0])
 
 
-def test_search_ranks_by_calibrated_similarity_exactly(account: str) -> None:
+def test_search_ranks_by_calibrated_similarity_exactly(
+        account: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a clustered calibration in force, a search with a small MaxFaces must return the
     faces a brute-force ranking by Similarity returns, though the index orders by cosine.
     Probes halfway between the groups see both at like cosines, where the orders differ."""
@@ -180,3 +181,14 @@ def test_search_ranks_by_calibrated_similarity_exactly(account: str) -> None:
         reordered += set(np.argsort(-cosines)[:3].tolist()) != set(best.tolist())
     # The test means something only if cosine order and Similarity order differ somewhere.
     assert reordered > 0
+    # Only candidates some cluster could lift to the threshold are read from the store.
+    read: list[int] = []
+    faces_by_seq = service.store.faces_by_seq
+    monkeypatch.setattr(service.store, "faces_by_seq",
+                        lambda c, seqs: read.append(len(seqs)) or faces_by_seq(c, seqs))
+    probe = 310
+    similarities = calibration.similarity_matrix(sface[probe:probe + 1], sface)[0]
+    top = np.sort(similarities)
+    bar = float(top[-2] + top[-3]) / 2  # the probe itself and one other face reach it
+    found = matching.search(collection, stored[probe], 3, bar)
+    assert len(found) == 2 and sum(read) < 10

@@ -2,7 +2,7 @@
 
 Every comparison a response reports goes through here, so every Similarity comes from the
 calibration in force for the matcher that compares (analysis/calibrations). A collection's
-matcher is its own setting (PutCollectionMatcher); comparisons outside a collection
+matcher is its own setting (UpdateCollectionMatcher); comparisons outside a collection
 (CompareFaces) use the fused vector.
 
 Search ranks by calibrated Similarity, not by cosine. The index orders faces by the matcher's
@@ -11,10 +11,14 @@ Similarities (their clusters differ), so the cosine order is not the Similarity 
 search therefore reads candidates in cosine order, widening the read until no face it has not
 read could still enter the answer: every unread face has a cosine at or below the last one
 read, and `Calibration.ceiling` bounds the Similarity any face at that cosine can reach. The
-answer is then exactly the MaxFaces best faces by Similarity above the threshold.
+answer is then exactly the MaxFaces best faces by Similarity above the threshold. The same bound
+keeps reads cheap: only candidates whose ceiling reaches the threshold are read from the store,
+and a face's cluster is computed from its stored vector (one product with the centroids).
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import numpy as np
 
@@ -32,8 +36,9 @@ _WIDEN = 4
 def compare(source: np.ndarray, targets: np.ndarray,
             matcher: Matcher = DEFAULT_MATCHER) -> np.ndarray:
     """Similarity of one stored vector with each of several (rows)."""
-    return _similarities(matcher_vectors(np.atleast_2d(source), matcher),
-                         np.atleast_2d(targets), matcher)
+    return active_calibration(matcher).similarity_matrix(
+        matcher_vectors(np.atleast_2d(source), matcher),
+        matcher_vectors(np.atleast_2d(targets), matcher))[0]
 
 
 def search(collection: Collection, vector: np.ndarray, max_faces: int, threshold: float,
@@ -41,47 +46,49 @@ def search(collection: Collection, vector: np.ndarray, max_faces: int, threshold
     """The `max_faces` faces most similar to `vector` with Similarity >= `threshold`, best
     first, as (match, Similarity); `exclude_seq` leaves the probe's own stored face out."""
     service = collection_service()
-    matcher = collection.matcher
+    matcher = cast(Matcher, collection.matcher)
     calibration = active_calibration(matcher)
     probe = matcher_vectors(vector[None, :], matcher)
     probe_cluster = int(calibration.clusters(probe)[0])
     query = index_query(vector, matcher)
-    wanted = max(max_faces * _OVERREAD, _FIRST_READ)
+    extra = 0 if exclude_seq is None else 1
+    # With one map for every pair, cosine order is Similarity order: the first read is final.
+    wanted = (max(max_faces * _OVERREAD, _FIRST_READ) if calibration.clustered
+              else max_faces) + extra
     while True:
-        candidates = service.search(collection, query, wanted, exclude_seq)
-        scored = _scored(collection, candidates, probe, matcher)
-        kept = sorted(((match, float(similarity)) for match, similarity in scored
+        cosines, seqs = service.indexes.search(collection, query, wanted)
+        # Only faces some cluster could lift to the threshold are read from the store.
+        reachable = calibration.ceiling(cosines, probe_cluster) >= threshold
+        wanted_seqs = [int(q) for q in seqs[reachable] if int(q) != exclude_seq]
+        kept = sorted(((match, similarity)
+                       for match, similarity in _scored(collection, wanted_seqs, probe, matcher)
                        if similarity >= threshold), key=lambda item: -item[1])
-        if len(candidates) < wanted or not calibration.clustered:
-            break  # every face was read, or cosine order is Similarity order
+        if len(seqs) < wanted or not calibration.clustered or not reachable[-1]:
+            break  # every face was read, cosine order is Similarity order, or none can reach
         # The weakest Similarity still in the answer: an unread face must beat it to enter.
         bar = threshold if len(kept) < max_faces else max(threshold, kept[max_faces - 1][1])
-        lowest = min(match.cosine for match in candidates)
-        if float(calibration.ceiling(lowest, probe_cluster)) < bar:
+        if float(calibration.ceiling(cosines[-1], probe_cluster)) < bar:
             break
         wanted *= _WIDEN
     return kept[:max_faces]
 
 
-def _scored(collection: Collection, candidates: list[FaceMatch], probe: np.ndarray,
+def _scored(collection: Collection, seqs: list[int], probe: np.ndarray,
             matcher: Matcher) -> list[tuple[FaceMatch, float]]:
-    """Each candidate with its Similarity, from its stored vector (the index's score is used
-    only for order: the cosine is recomputed from the vectors themselves)."""
-    if not candidates:
+    """Stored faces (faces deleted since the index saw them are skipped) with their
+    Similarity to the probe, computed from their stored vectors."""
+    if not seqs:
         return []
+    store = collection_service().store
+    faces = store.faces_by_seq(collection, seqs)
     stored: dict[int, np.ndarray] = {}
-    for seqs, vectors in collection_service().store.embeddings(
-            collection, np.array([m.face.seq for m in candidates], np.int64)):
-        stored.update(zip(seqs.tolist(), vectors, strict=True))
-    present = [m for m in candidates if m.face.seq in stored]
+    for found, vectors in store.embeddings(collection, np.array(seqs, np.int64)):
+        stored.update(zip(found.tolist(), vectors, strict=True))
+    present = [seq for seq in seqs if seq in faces and seq in stored]
     if not present:
         return []
-    similarities = _similarities(probe, np.vstack([stored[m.face.seq] for m in present]),
-                                 matcher)
-    return list(zip(present, similarities.tolist(), strict=True))
-
-
-def _similarities(probe: np.ndarray, stored: np.ndarray, matcher: Matcher) -> np.ndarray:
-    """Similarity of a matcher-space probe (1 x d) with stored vectors (rows)."""
-    calibration = active_calibration(matcher)
-    return calibration.similarity_matrix(probe, matcher_vectors(stored, matcher))[0]
+    own = matcher_vectors(np.vstack([stored[seq] for seq in present]), matcher)
+    similarities = active_calibration(matcher).similarity_matrix(probe, own)[0]
+    cosines = (probe @ own.T)[0]
+    return [(FaceMatch(faces[seq], float(cosine)), float(similarity))
+            for seq, cosine, similarity in zip(present, cosines, similarities, strict=True)]
