@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from oversight.analysis.calibrations import active_calibration, calibration_file, packaged_file
 from oversight.cli import app
 from oversight.governance.audit import AuditLog
+from oversight.governance.calibration_log import watch_calibrations
 from oversight.operations import call
 from tests.conftest import shared_path
 
@@ -47,6 +48,7 @@ def _admin_events() -> list[tuple[str, str]]:
 
 
 def test_calibrate_installs_audits_and_resets(tmp_path: Path) -> None:
+    watch_calibrations()  # as a server does at start
     people = _identities(tmp_path)
     packaged = active_calibration("sface")
     written = _calibrate(str(people), "--matcher", "sface")["Calibrations"]["sface"]
@@ -62,10 +64,13 @@ def test_calibrate_installs_audits_and_resets(tmp_path: Path) -> None:
     described = call("CreateCollection", {"CollectionId": "c", "Matcher": "SFACE"}) and call(
         "DescribeCollection", {"CollectionId": "c"})
     assert described["MatcherCalibration"]["Source"] == "DEPLOYMENT"
-    assert _admin_events() == [("PutCalibration", "sface")]
+    # The CLI records the change; the process comparing with it records what it loaded.
+    assert _admin_events() == [("PutCalibration", "sface"), ("LoadCalibration", "sface")]
+    put, load = [r for r in AuditLog().records() if r.get("kind") == "admin"]
+    assert put["details"]["Sha256"] == load["details"]["Sha256"]
 
     again = _calibrate(str(people), "--matcher", "sface")["Calibrations"]["sface"]
-    assert not again["Changed"] and len(_admin_events()) == 1  # nothing changed, no event
+    assert not again["Changed"] and len(_admin_events()) == 2  # nothing changed, no event
 
     assert _calibrate("--reset")["Removed"] == ["sface"]
     assert calibration_file("sface") == packaged_file("sface")

@@ -161,9 +161,14 @@ class Calibration:
                 raise ValueError("clustered calibration: inconsistent cluster tables")
 
     def save(self, path: Path) -> None:
+        """Write atomically; a file that already holds this calibration is left untouched, so
+        processes reading it do not reload it."""
+        text = json.dumps(self.to_json(), indent=1) + "\n"
+        if path.is_file() and path.read_text() == text:
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        temporary.write_text(text)
         temporary.replace(path)
 
     @classmethod

@@ -41,6 +41,7 @@ from ..errors import (
     UnsupportedOperationException,
 )
 from ..governance import gate
+from ..governance.calibration_log import watch_calibrations
 from ..governance.ratelimit import FailureThrottle
 from ..governance.refusals import Refusal, refusal_log
 from ..governance.retention import start_sweeper
@@ -300,6 +301,7 @@ def create_app(keys: KeyStore | None = None, config: Settings | None = None) -> 
         resolved = config or settings()
         store = keys or await anyio.to_thread.run_sync(KeyStore.default)
         await anyio.to_thread.run_sync(registry)  # import handler modules before the first call
+        watch_calibrations()  # a deployment calibration this process loads is audited
         # Resume video jobs and stream processors a previous server left unfinished.
         await anyio.to_thread.run_sync(start_video_services)
         # Faces older than their collection's retention period are deleted while serving.

@@ -10,7 +10,9 @@ so every process of a deployment reads the same file.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ...config import settings
@@ -19,6 +21,15 @@ from ..calibration import MATCHERS, Calibration, Matcher
 PACKAGED = Path(__file__).parent
 _lock = threading.Lock()
 _loaded: dict[Path, tuple[int, Calibration]] = {}
+# Called with (matcher, file, SHA-256) whenever this process starts using a deployment's file,
+# so a file changed by any means, not only by `oversight calibrate`, leaves a trace.
+_listeners: list[Callable[[Matcher, Path, str], None]] = []
+
+
+def on_load(listener: Callable[[Matcher, Path, str], None]) -> None:
+    with _lock:
+        if listener not in _listeners:
+            _listeners.append(listener)
 
 
 def deployment_file(matcher: Matcher) -> Path:
@@ -67,10 +78,14 @@ def active_calibration(matcher: Matcher) -> Calibration:
         cached = _loaded.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-    calibration = Calibration.load(path)
+    data = path.read_bytes()
+    calibration = Calibration.from_json(json.loads(data))
     if calibration.matcher != matcher:
         raise ValueError(f"{path} calibrates {calibration.matcher}, not {matcher}")
     with _lock:
         _loaded[path] = (stamp, calibration)
+        listeners = list(_listeners) if path.parent != PACKAGED else []
+    for listener in listeners:
+        listener(matcher, path, hashlib.sha256(data).hexdigest())
     return calibration
 
