@@ -146,6 +146,10 @@ def _conformance_endpoints() -> dict[str, str]:
     return {"OVERSIGHT_ENDPOINT_MAP": f"{camera}=file://{SHARED_DATA / clip} {events}={webhook}"}
 
 
+# A bucket of the session server's S3 endpoint that another tenant owns (s3_bucket_accounts).
+OTHER_TENANT_BUCKET, OTHER_TENANT_ACCOUNT = "another-tenants-media", "222222222222"
+
+
 @pytest.fixture(scope="session")
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     from tests.video_helpers import s3_endpoint
@@ -153,7 +157,8 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     # Every test reaches it from 127.0.0.1, and many fail authentication on purpose: the
     # per-address failure throttle (tested in test_api_edge.py) must not refuse the next test.
     env = {**_conformance_endpoints(), "OVERSIGHT_WARM_START": "true",
-           "OVERSIGHT_AUTH_FAILURES_PER_MINUTE": "100000"}
+           "OVERSIGHT_AUTH_FAILURES_PER_MINUTE": "100000",
+           "OVERSIGHT_S3_BUCKET_ACCOUNTS": f"{OTHER_TENANT_BUCKET}={OTHER_TENANT_ACCOUNT}"}
     with s3_endpoint() as s3, running_server(tmp_path_factory.mktemp("api-server"),
                                              {**s3_env(s3), **env}) as server:
         yield server

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.api_server import ApiServer
+from tests.api_server import OTHER_TENANT_BUCKET, ApiServer
 from tests.conftest import shared_path
 
 BUCKET = "media-analysis"
@@ -23,6 +23,24 @@ def _s3(server: ApiServer) -> Any:
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
+def _finished(rekognition: Any, manifest: str, **request: Any) -> dict[str, Any]:
+    """Run a job over `manifest` (a key of BUCKET) to its end: GetMediaAnalysisJob's answer."""
+    job_id = rekognition.start_media_analysis_job(
+        OperationsConfig={"DetectModerationLabels": {"MinConfidence": 0}},
+        Input={"S3Object": {"Bucket": BUCKET, "Name": manifest}},
+        OutputConfig={"S3Bucket": BUCKET, "S3KeyPrefix": "out"}, **request)["JobId"]
+    deadline = time.monotonic() + 180
+    while (job := rekognition.get_media_analysis_job(JobId=job_id))["Status"] == "IN_PROGRESS":
+        assert time.monotonic() < deadline, "the job is stuck IN_PROGRESS"
+        time.sleep(0.5)
+    return dict(job)
+
+
+def _results(s3: Any, job: dict[str, Any]) -> list[dict[str, Any]]:
+    body = s3.get_object(Bucket=BUCKET, Key=job["Results"]["S3Object"]["Name"])["Body"].read()
+    return [json.loads(line) for line in body.decode().splitlines()]
+
+
 def test_a_manifest_is_moderated_image_by_image_into_s3(api_server: ApiServer,
                                                         rekognition: Any) -> None:
     s3 = _s3(api_server)
@@ -32,20 +50,13 @@ def test_a_manifest_is_moderated_image_by_image_into_s3(api_server: ApiServer,
     manifest = [json.dumps({"source-ref": f"s3://{BUCKET}/in/{name}"}) for name in PHOTOS]
     manifest += [json.dumps({"source-ref": f"s3://{BUCKET}/in/absent.jpg"}), "not json"]
     s3.put_object(Bucket=BUCKET, Key="in/manifest.jsonl", Body="\n".join(manifest).encode())
-    job_id = rekognition.start_media_analysis_job(
-        JobName="nightly", OperationsConfig={"DetectModerationLabels": {"MinConfidence": 0}},
-        Input={"S3Object": {"Bucket": BUCKET, "Name": "in/manifest.jsonl"}},
-        OutputConfig={"S3Bucket": BUCKET, "S3KeyPrefix": "out"})["JobId"]
-    deadline = time.monotonic() + 180
-    while (job := rekognition.get_media_analysis_job(JobId=job_id))["Status"] == "IN_PROGRESS":
-        assert time.monotonic() < deadline, "the job is stuck IN_PROGRESS"
-        time.sleep(0.5)
+    job = _finished(rekognition, "in/manifest.jsonl", JobName="nightly")
+    job_id = job["JobId"]
     assert job["Status"] == "SUCCEEDED", job.get("FailureDetails")
     assert job["JobName"] == "nightly" and job["CompletionTimestamp"] >= job["CreationTimestamp"]
     results = job["Results"]["S3Object"]
     assert results == {"Bucket": BUCKET, "Name": f"out/{job_id}/results/manifest.jsonl"}
-    lines = [json.loads(line) for line in s3.get_object(
-        Bucket=BUCKET, Key=results["Name"])["Body"].read().decode().splitlines()]
+    lines = _results(s3, job)
     by_name = {line["source-ref"].rsplit("/", 1)[-1]: line for line in lines}
     for name, relative in PHOTOS.items():  # the same answer as DetectModerationLabels alone
         alone = rekognition.detect_moderation_labels(
@@ -64,3 +75,23 @@ def test_a_manifest_is_moderated_image_by_image_into_s3(api_server: ApiServer,
             OperationsConfig={"DetectModerationLabels": {}},
             Input={"S3Object": {"Bucket": BUCKET, "Name": "in/none.jsonl"}},
             OutputConfig={"S3Bucket": BUCKET})
+
+
+def test_a_manifest_line_cannot_read_another_tenants_bucket(api_server: ApiServer,
+                                                           rekognition: Any) -> None:
+    """Each image is a governed DetectModerationLabels of the job's starter: a line naming
+    another account's bucket is refused like a request naming it would be (before, the job read
+    the image and wrote its moderation labels, and told present from absent objects)."""
+    s3 = _s3(api_server)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.create_bucket(Bucket=OTHER_TENANT_BUCKET)
+    s3.put_object(Bucket=OTHER_TENANT_BUCKET, Key="private/face.jpg",
+                  Body=shared_path(PHOTOS["face.jpg"]).read_bytes())
+    manifest = [json.dumps({"source-ref": f"s3://{OTHER_TENANT_BUCKET}/private/{name}"})
+                for name in ("face.jpg", "absent.jpg")]
+    s3.put_object(Bucket=BUCKET, Key="in/foreign.jsonl", Body="\n".join(manifest).encode())
+    job = _finished(rekognition, "in/foreign.jsonl")
+    assert job["Status"] == "SUCCEEDED", job.get("FailureDetails")
+    lines = _results(s3, job)
+    assert [line["error"]["Code"] for line in lines] == ["AccessDeniedException"] * 2
+    assert "does not belong to account" in lines[0]["error"]["Message"]

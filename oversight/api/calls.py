@@ -26,10 +26,11 @@ def _wire(value: Any) -> Any:
 
 
 def governed_call(
-    name: str, request: dict[str, Any], ctx: RequestContext | None = None
+    name: str, request: dict[str, Any], ctx: RequestContext | None = None, metered: bool = True
 ) -> dict[str, Any]:
-    """Validate, admit, run and audit operation `name`; `ctx` defaults to the local operator."""
+    """Validate, admit, run and audit operation `name`; `ctx` defaults to the local operator
+    (`metered`: see gate.governed)."""
     ctx = ctx or RequestContext.local()
     model = operation_model(name)
     checked = validate_request(model, _wire(request)) if model is not None else request
-    return governed(ctx, name, checked, lambda: operations.call(name, checked, ctx))
+    return governed(ctx, name, checked, lambda: operations.call(name, checked, ctx), metered)

@@ -49,10 +49,16 @@ log = logging.getLogger(__name__)
 
 
 def governed(
-    ctx: RequestContext, operation: str, request: dict[str, Any], run: Callable[[], dict[str, Any]]
+    ctx: RequestContext,
+    operation: str,
+    request: dict[str, Any],
+    run: Callable[[], dict[str, Any]],
+    metered: bool = True,
 ) -> dict[str, Any]:
-    """Admit, run, filter and record one operation (see the module docstring)."""
-    row, policy, reach = admit(ctx, operation, request)
+    """Admit, run, filter and record one operation (see the module docstring). `metered=False`
+    for the parts of a request already admitted (each image of a bulk job): judged and recorded
+    alike, without spending the key's rate limit again."""
+    row, policy, reach = admit(ctx, operation, request, metered)
     response: dict[str, Any] | None = None
     error: RekognitionError | None = None
     try:
@@ -76,7 +82,7 @@ def governed(
 
 
 def admit(
-    ctx: RequestContext, operation: str, request: dict[str, Any]
+    ctx: RequestContext, operation: str, request: dict[str, Any], metered: bool = True
 ) -> tuple[Row, Policy | None, Reach]:
     """The operation's row, the key's policy and what the request reaches; or the refusal
     (AccessDeniedException / ThrottlingException), audited before it is raised."""
@@ -91,7 +97,7 @@ def admit(
     reach: Reach | None = None
     try:
         row, policy, reach = judge(ctx, operation, request)
-        if policy is not None and policy.rate_limit_per_minute is not None:
+        if metered and policy is not None and policy.rate_limit_per_minute is not None:
             limiter.take(ctx.access_key_id or DEFAULT_KEY, policy.rate_limit_per_minute)
     except (PolicyRefusal, RateLimited) as refusal:
         reached = getattr(refusal, "reach", reach)  # judge's refusals carry what it resolved

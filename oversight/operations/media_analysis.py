@@ -2,7 +2,9 @@
 every image a JSON Lines manifest names, results written back to S3, as Rekognition does.
 
 The manifest (`Input.S3Object`) has one `{"source-ref": "s3://bucket/key"}` per line. Each image
-runs the DetectModerationLabels operation itself, so bulk and single answers cannot drift apart.
+runs the DetectModerationLabels operation itself, so bulk and single answers cannot drift apart,
+through the governed call as a request of the key that started the job (with its purpose): a
+line reaches only what that key could, and a refused line is audited.
 The job writes `<S3KeyPrefix>/<JobId>/results/<manifest name>` (one line per valid manifest line:
 the line, plus `detect-moderation-labels` or `error`) and `<S3KeyPrefix>/<JobId>/
 manifest-summary.json` (line counts and the errors). Jobs share the stored-video job store and
@@ -16,13 +18,14 @@ import re
 from typing import Any
 
 from ..analysis.moderation import MODERATION_MODEL_VERSION
+from ..api.calls import governed_call
 from ..collections.pagination import decode_token, encode_token
 from ..errors import InvalidParameterException, RekognitionError
 from ..s3 import object_size, open_object, put_object
 from ..video.jobs import FAILED, IN_PROGRESS, Job
 from ..video.runtime import job_runner
 from ..video.worker import Progress
-from . import call, operation
+from . import operation
 from .context import RequestContext
 from .video import OTHER_JOBS, submit_job
 
@@ -49,7 +52,9 @@ def _analyse_line(line: str, min_confidence: float, ctx: RequestContext) -> dict
     request = {"Image": {"S3Object": {"Bucket": where["bucket"], "Name": where["key"]}},
                "MinConfidence": min_confidence}
     try:
-        answer = call("DetectModerationLabels", request, ctx)
+        # Judged (and a refusal audited) as the starter's own request would be: a line cannot
+        # reach a bucket or image its key could not. The job's start spent the rate limit.
+        answer = governed_call("DetectModerationLabels", request, ctx, metered=False)
     except RekognitionError as error:
         return {**entry, "error": {"Code": error.code, "Message": error.message}}
     return {**entry, "detect-moderation-labels": answer}
@@ -57,7 +62,9 @@ def _analyse_line(line: str, min_confidence: float, ctx: RequestContext) -> dict
 
 def run_media_analysis(job: Job, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
     """Analyse every line of the job's manifest; write the results and the summary to S3."""
-    request, ctx = job.request, RequestContext(account_id=job.account_id)
+    request = job.request
+    ctx = RequestContext(account_id=job.account_id, access_key_id=job.access_key_id,
+                         purpose=job.purpose, request_id=job.job_id)
     min_confidence = (request["OperationsConfig"].get("DetectModerationLabels") or {}).get(
         "MinConfidence", 50.0)
     manifest = request["Input"]["S3Object"]

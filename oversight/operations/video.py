@@ -210,7 +210,8 @@ def submit_job(
         endpoint_for(request["NotificationChannel"]["SNSTopicArn"], "SNS topic")
     runner = job_runner()
     job, created = runner.store.create(ctx.account_id, operation_name, request, source,
-                                       max_in_progress=MAX_JOBS_IN_PROGRESS)
+                                       max_in_progress=MAX_JOBS_IN_PROGRESS,
+                                       access_key_id=ctx.access_key_id, purpose=ctx.purpose)
     if created:
         runner.submit(job.job_id)
     return job

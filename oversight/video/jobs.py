@@ -45,6 +45,8 @@ class Job:
     heartbeat_at: datetime | None
     created_at: datetime
     finished_at: datetime | None
+    access_key_id: str | None = None
+    purpose: str | None = None
 
 
 def from_row(record: type[T], row: Any) -> T:
@@ -77,8 +79,11 @@ class JobStore:
         request: dict[str, Any],
         source: dict[str, Any],
         max_in_progress: int | None = None,
+        access_key_id: str | None = None,
+        purpose: str | None = None,
     ) -> tuple[Job, bool]:
-        """A new IN_PROGRESS job, or the one an earlier request with the same token made.
+        """A new IN_PROGRESS job (started by `access_key_id` for `purpose`), or the one an
+        earlier request with the same token made.
 
         Returns (job, created). The same ClientRequestToken with other parameters is refused;
         a new job beyond `max_in_progress` unfinished ones of the account is a
@@ -124,6 +129,8 @@ class JobStore:
                 "cancel_requested": False,
                 "attempts": 0,
                 "created_at": datetime.now(UTC),
+                "access_key_id": access_key_id,
+                "purpose": purpose,
             }
             connection.execute(video_jobs.insert().values(**values))
             row = connection.execute(

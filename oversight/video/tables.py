@@ -35,6 +35,9 @@ video_jobs = Table(
     Column("heartbeat_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    # Who started the job and why: a bulk job's images are judged as that key's requests.
+    Column("access_key_id", String(128), nullable=True),
+    Column("purpose", Text, nullable=True),
     Index("ix_video_jobs_account_token", "account_id", "operation", "client_request_token"),
     Index("ix_video_jobs_status", "status"),
 )
