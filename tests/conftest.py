@@ -44,3 +44,19 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     settings.cache_clear()
     yield data_dir
     settings.cache_clear()
+
+
+# Fixtures that start a real server or need the PostgreSQL server: a test using one is marked
+# `slow` / `postgres` whatever its module says, so `make test-fast` stays a quick loop as such
+# tests are added.
+_SERVER_FIXTURES = frozenset({"api_server", "rekognition", "milvus_url"})
+_POSTGRES_FIXTURES = frozenset({"postgres_url", "fresh_postgres_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & _SERVER_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if used & _POSTGRES_FIXTURES:
+            item.add_marker(pytest.mark.postgres)

@@ -26,6 +26,9 @@ from oversight.api.service_model import operation_model
 from oversight.governance.audit import AuditLog
 from tests.api_server import ApiServer, running_server, signed_headers
 
+# Each test starts or uses a real server (`make test-fast` skips them).
+pytestmark = pytest.mark.slow
+
 TARGET = "RekognitionService."
 PURPOSE = "X-Oversight-Purpose"
 

@@ -324,6 +324,7 @@ def test_requests_and_arns_of_another_region_are_refused(api_server: ApiServer,
     rekognition.delete_collection(CollectionId="regional")
 
 
+@pytest.mark.slow  # starts a server of its own
 def test_models_are_loaded_at_start_unless_configured_off(tmp_path: Any) -> None:
     # The first DetectLabels took 1.2-2 s and the first CompareFaces 0.8 s (issue 13, warm start).
     import time

@@ -33,6 +33,9 @@ from oversight.video.processors import ProcessorStore
 from tests.api_server import ApiServer, client, running_server, signed_get, signed_post
 from tests.video_helpers import mjpeg_stream, webhook_receiver
 
+# Each test starts or uses a real server (`make test-fast` skips them).
+pytestmark = pytest.mark.slow
+
 CAMERA_A = f"arn:aws:kinesisvideo:us-east-1:{LOCAL_ACCOUNT}:stream/a-door/1"
 EVENTS_A = f"arn:aws:kinesis:us-east-1:{LOCAL_ACCOUNT}:stream/a-matches"
 PROCESSOR = "door"

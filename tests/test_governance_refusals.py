@@ -86,6 +86,7 @@ def _post(server: ApiServer, body: bytes, target: str, headers: dict[str, str]) 
         "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target, **headers})
 
 
+@pytest.mark.slow  # starts a server of its own
 def test_refusals_before_the_gate_are_audited_over_http(tmp_path: Path) -> None:
     forged = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIANOSUCHKEY0000000/20260101/"
               "us-east-1/rekognition/aws4_request, SignedHeaders=host, Signature=00"}
