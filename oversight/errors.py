@@ -38,6 +38,12 @@ class InvalidS3ObjectException(_ClientError):
     code = "InvalidS3ObjectException"
 
 
+class InvalidManifestException(_ClientError):
+    """A bulk job's manifest is empty or larger than the limit."""
+
+    code = "InvalidManifestException"
+
+
 class ResourceNotFoundException(_ClientError):
     code = "ResourceNotFoundException"
 

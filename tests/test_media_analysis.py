@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from oversight.operations.media_analysis import MAX_MANIFEST_BYTES
 from tests.api_server import OTHER_TENANT_BUCKET, ApiServer
 from tests.conftest import shared_path
 
@@ -95,3 +96,27 @@ def test_a_manifest_line_cannot_read_another_tenants_bucket(api_server: ApiServe
     lines = _results(s3, job)
     assert [line["error"]["Code"] for line in lines] == ["AccessDeniedException"] * 2
     assert "does not belong to account" in lines[0]["error"]["Message"]
+
+
+def test_malformed_and_oversized_manifests(api_server: ApiServer, rekognition: Any) -> None:
+    """A line nested 100,000 deep is one invalid line, not a failed job; an empty manifest and
+    one over the size limit are refused at start (InvalidManifestException) before any of it is
+    read into memory."""
+    s3 = _s3(api_server)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="in/dog.jpg",
+                  Body=shared_path(PHOTOS["dog.jpg"]).read_bytes())
+    lines = [json.dumps({"source-ref": f"s3://{BUCKET}/in/dog.jpg"}), "[" * 100_000,
+             json.dumps(["not", "an object"]), json.dumps({"source-ref": 5})]
+    s3.put_object(Bucket=BUCKET, Key="in/odd.jsonl", Body="\n".join(lines).encode())
+    job = _finished(rekognition, "in/odd.jsonl")
+    assert job["Status"] == "SUCCEEDED", job.get("FailureDetails")
+    summary = json.loads(s3.get_object(Bucket=BUCKET, Key=job["ManifestSummary"]["S3Object"][
+        "Name"])["Body"].read())
+    assert summary["statistics"] == {"total-json-lines": 4, "valid-json-lines": 1,
+                                     "invalid-json-lines": 3}
+    s3.put_object(Bucket=BUCKET, Key="in/empty.jsonl", Body=b"")
+    s3.put_object(Bucket=BUCKET, Key="in/huge.jsonl", Body=b" " * (MAX_MANIFEST_BYTES + 1))
+    for name in ("in/empty.jsonl", "in/huge.jsonl"):
+        with pytest.raises(rekognition.exceptions.InvalidManifestException):
+            _finished(rekognition, name)

@@ -20,7 +20,7 @@ from typing import Any
 from ..analysis.moderation import MODERATION_MODEL_VERSION
 from ..api.calls import governed_call
 from ..collections.pagination import decode_token, encode_token
-from ..errors import InvalidParameterException, RekognitionError
+from ..errors import InvalidManifestException, InvalidParameterException, RekognitionError
 from ..s3 import object_size, open_object, put_object
 from ..video.jobs import FAILED, IN_PROGRESS, Job
 from ..video.runtime import job_runner
@@ -32,6 +32,9 @@ from .video import OTHER_JOBS, submit_job
 START = "StartMediaAnalysisJob"
 # Rekognition's limits: manifest lines per job, and a page of ListMediaAnalysisJobs.
 MAX_MANIFEST_LINES = 10_000
+# Oversight's bound on the manifest read into memory: 10,000 lines naming keys of up to 1,024
+# characters take about 11 MB.
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 DEFAULT_PAGE = 100
 _SOURCE_REF = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
 
@@ -69,16 +72,20 @@ def run_media_analysis(job: Job, progress: Progress) -> tuple[dict[str, Any], di
         "MinConfidence", 50.0)
     manifest = request["Input"]["S3Object"]
     with open_object(manifest, "Input") as (_, body):
-        lines = [line for line in body.read().decode("utf-8", "replace").splitlines()
-                 if line.strip()]
+        # Read once more than allowed: a manifest replaced by a larger one since the start
+        # is refused by its size, never read whole.
+        content = body.read(MAX_MANIFEST_BYTES + 1)
+    _check_manifest_size(len(content))
+    lines = [line for line in content.decode("utf-8", "replace").splitlines() if line.strip()]
     if len(lines) > MAX_MANIFEST_LINES:
-        raise InvalidParameterException(
+        raise InvalidManifestException(
             f"The manifest has {len(lines)} lines; at most {MAX_MANIFEST_LINES} are accepted")
     results, errors = [], []
     for number, line in enumerate(lines, start=1):
         try:
             results.append(_analyse_line(line, min_confidence, ctx))
-        except ValueError as error:  # includes JSON errors: the line is invalid, not the job
+        # JSON errors, and nesting too deep to decode: the line is invalid, not the job.
+        except (ValueError, RecursionError) as error:
             errors.append({"line": number, "message": str(error)})
         progress(100.0 * number / len(lines))
     bucket = request["OutputConfig"]["S3Bucket"]
@@ -112,9 +119,18 @@ def start_media_analysis_job(request: dict[str, Any], ctx: RequestContext) -> di
     if request.get("KmsKeyId"):
         raise InvalidParameterException("KmsKeyId is not supported: Oversight writes results "
                                         "with the S3 endpoint's own encryption settings")
-    object_size(request["Input"]["S3Object"], "Input")  # a missing manifest fails at start
+    # A missing, empty or oversized manifest fails at start.
+    _check_manifest_size(object_size(request["Input"]["S3Object"], "Input"))
     job = submit_job(START, request, {"S3Object": request["Input"]["S3Object"]}, ctx)
     return {"JobId": job.job_id}
+
+
+def _check_manifest_size(size: int) -> None:
+    if size == 0:
+        raise InvalidManifestException("The manifest is empty")
+    if size > MAX_MANIFEST_BYTES:
+        raise InvalidManifestException(
+            f"The manifest is larger than {MAX_MANIFEST_BYTES} bytes, the most accepted")
 
 
 def _description(job: Job) -> dict[str, Any]:
@@ -133,8 +149,10 @@ def _description(job: Job) -> dict[str, Any]:
     if job.finished_at is not None:
         described["CompletionTimestamp"] = job.finished_at
     if job.status == FAILED:
-        code = "INVALID_S3_OBJECT" if "s3://" in (job.status_message or "") else "INTERNAL_ERROR"
-        described["FailureDetails"] = {"Code": code, "Message": job.status_message or ""}
+        message = job.status_message or ""
+        code = ("INVALID_MANIFEST" if "manifest" in message
+                else "INVALID_S3_OBJECT" if "s3://" in message else "INTERNAL_ERROR")
+        described["FailureDetails"] = {"Code": code, "Message": message}
     elif job.status != IN_PROGRESS:
         described.update(job.results or {})
     return described
