@@ -51,13 +51,14 @@ class _Pending:
 
 
 class _GroupCommit:
-    """Threads of one process appending to one log: whoever holds `writing` writes every
-    record queued meanwhile with a single fsync, so concurrent requests share the disk flush."""
+    """Threads of one process appending to one log: one writer at a time writes every record
+    queued meanwhile with a single fsync (or commit), so concurrent requests share it. A thread
+    whose record a writer took waits only for that writer, never for the next one."""
 
     def __init__(self) -> None:
-        self.queue_lock = threading.Lock()
+        self.changed = threading.Condition()
         self.queue: list[_Pending] = []
-        self.writing = threading.Lock()
+        self.writing = False
 
 
 _commits: dict[str, _GroupCommit] = {}
@@ -300,13 +301,22 @@ class AuditLog:
         """Chain `fields` onto the log durably and return the stored record (with seq and hash)."""
         commit = _group_commit(self._commit_key)
         mine = _Pending(dict(fields))
-        with commit.queue_lock:
+        batch: list[_Pending] = []
+        with commit.changed:
             commit.queue.append(mine)
-        with commit.writing:
+            while commit.writing and mine.record is None and mine.error is None:
+                commit.changed.wait()
             if mine.record is None and mine.error is None:
-                with commit.queue_lock:
-                    batch, commit.queue = commit.queue, []
+                # No write in progress, and ours not written yet: write all that is queued.
+                commit.writing = True
+                batch, commit.queue = commit.queue, []
+        if batch:
+            try:
                 self._write_batch(batch)
+            finally:
+                with commit.changed:
+                    commit.writing = False
+                    commit.changed.notify_all()
         if mine.error is not None:
             raise mine.error
         assert mine.record is not None
