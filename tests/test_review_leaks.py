@@ -6,6 +6,7 @@ probe for a key under a review clause, or failed it, on main 5a22cde):
 - SearchUsersByImage under review answered InternalServerError: now withheld like the others.
 - A key under review watching the event stream of a processor that an unreviewed key started
   read every identity: the watcher's own clause now holds each event in a case of its own.
+- ListReviewCases with MaxResults 0 paginated for ever.
 """
 
 from __future__ import annotations
@@ -142,3 +143,11 @@ def test_a_watcher_under_review_sees_cases_not_identities(
     assert case["RequesterAccessKeyId"] == watcher[0]
     assert [c["FaceId"] for c in case["Candidates"]] == [face_id]
     assert "live frame" in case["ProbeSource"]
+
+
+def test_a_page_of_review_cases_is_never_empty(api_server: ApiServer, desk: dict[str, Any]) -> None:
+    """MaxResults 0 answered an empty page and a NextToken to the same place, for ever (a
+    paginating client never ended); it means the default page, as for ListFaces."""
+    desk["rek"].search_faces_by_image(CollectionId="watch", Image={"Bytes": _photo(2)})
+    page = _call(api_server, desk["keys"]["searcher"], "ListReviewCases", MaxResults=0).json()
+    assert page["ReviewCases"] and "NextToken" not in page

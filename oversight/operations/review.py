@@ -17,6 +17,7 @@ from ..governance.review import notify_closed, record_decision
 from ..review import cases
 from ..review.cases import Case
 from . import RequestContext, operation
+from .resources import page_size
 
 DEFAULT_PAGE = 50
 REQUESTER, REVIEWER = "REQUESTER", "REVIEWER"
@@ -89,7 +90,7 @@ def list_review_cases(request: dict[str, Any], ctx: RequestContext) -> dict[str,
     role = request.get("Role", REQUESTER)
     if role == REVIEWER:
         _require_reviewer(ctx)
-    size = request.get("MaxResults", DEFAULT_PAGE)
+    size = page_size(request, DEFAULT_PAGE)  # MaxResults 0 too: a page is never empty
     scope = ("review-cases", ctx.account_id, ctx.access_key_id or "", role,
              request.get("Status", ""))
     offset = decode_token(scope, request.get("NextToken"))
