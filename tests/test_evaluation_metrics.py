@@ -13,6 +13,7 @@ from oversight.evaluation.groups import (
     fmr_ratio,
     gender_accuracy,
     group_error_rates,
+    minor_screening,
 )
 from oversight.evaluation.open_set import fnir, fpir, rank1
 from oversight.evaluation.rate import Rate
@@ -158,3 +159,16 @@ def test_wilson_interval_bounds_small_groups() -> None:
     assert (low, high) == (pytest.approx(0.01002, abs=1e-4), pytest.approx(0.02904, abs=1e-4))
     assert Rate(0, 0).interval() is None
     assert rate_ci_cell(Rate(0, 10).with_interval()) == "0.000 % (0/10) [0.000 %, 27.753 %]"
+
+
+def test_minor_screening_counts_children_searched_and_adults_refused() -> None:
+    truth = np.array([5, 12, 16, 17, 20, 30, 40, 50])
+    predicted = np.array([9, 19, 22, np.nan, 17, 24, 41, 52])  # one child without a face
+    screening = minor_screening(truth, predicted)
+    assert (screening["minors"], screening["adults"]) == (3, 4)
+    assert screening["minor_age_mae"] == pytest.approx((4 + 7 + 6) / 3)
+    assert screening["minor_age_bias"] == pytest.approx((4 + 7 + 6) / 3)
+    at_18, at_21, at_25 = (screening["at_age"][a] for a in ("18", "21", "25"))
+    assert (at_18["minors_passed"]["count"], at_18["adults_refused"]["count"]) == (2, 1)
+    assert (at_21["minors_passed"]["count"], at_21["adults_refused"]["count"]) == (1, 1)
+    assert (at_25["minors_passed"]["count"], at_25["adults_refused"]["count"]) == (0, 2)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from oversight.analysis import face_analyzer
+from oversight.errors import InvalidParameterException
 from oversight.images import decode_image
 from oversight.operations import call, matching
 from tests.conftest import shared_path
@@ -67,3 +68,12 @@ def test_matcher_switches_without_reindexing(collection: str) -> None:
         # The same person ranks first under both.
         assert matches[0]["Face"]["ExternalImageId"].startswith("powell")
     assert by_sface[0]["Similarity"] != pytest.approx(by_fused[0]["Similarity"], abs=1e-3)
+
+
+def test_an_unknown_matcher_is_refused() -> None:
+    with pytest.raises(InvalidParameterException):
+        call("CreateCollection", {"CollectionId": "odd", "Matcher": "DLIB"})
+    call("CreateCollection", {"CollectionId": "odd"})
+    assert call("DescribeCollection", {"CollectionId": "odd"})["Matcher"] == "FUSED"
+    with pytest.raises(InvalidParameterException):
+        call("UpdateCollectionMatcher", {"CollectionId": "odd", "Matcher": "dlib"})

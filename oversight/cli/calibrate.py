@@ -19,8 +19,6 @@ import typer
 from ..operations.context import RequestContext
 from .output import print_json
 
-_MATCHERS = ("fused", "sface")
-
 
 def register(app: typer.Typer) -> None:
     app.command("calibrate")(calibrate)
@@ -45,12 +43,13 @@ def calibrate(
 ) -> None:
     """Fit each matcher's Similarity calibration on identity-labelled faces (faces of different
     identities are the impostors) and install it for this deployment; every change is audited."""
+    from ..analysis.calibration import MATCHERS
     from ..analysis.calibrations import install, uninstall
     from ..evaluation.calibrate import fit_own_people
     from ..governance import gate
 
-    chosen = tuple(matcher or _MATCHERS)
-    unknown = [m for m in chosen if m not in _MATCHERS]
+    chosen = tuple(matcher or MATCHERS)
+    unknown = [m for m in chosen if m not in MATCHERS]
     if unknown or method not in ("global", "clusters"):
         sys.stderr.write(f"error: unknown matcher or method: {', '.join(unknown) or method}\n")
         raise typer.Exit(code=2)

@@ -18,7 +18,7 @@ from ..analysis import (
     face_model_version,
     requested_attributes,
 )
-from ..analysis.calibration import Matcher
+from ..analysis.calibration import MATCHERS, Matcher
 from ..analysis.calibrations import PACKAGED, active_calibration, calibration_file
 from ..collections import (
     Box,
@@ -60,7 +60,7 @@ def create_collection(request: dict[str, Any], ctx: RequestContext) -> dict[str,
     check_tags(tags)
     collection = collection_service().create_collection(
         ctx.account_id, request["CollectionId"], EMBEDDING_MODEL, tags,
-        matcher=request.get("Matcher", "FUSED").lower(),
+        matcher=_matcher(request.get("Matcher", "FUSED")),
     )
     return {
         "StatusCode": 200,
@@ -87,6 +87,14 @@ def describe_collection(request: dict[str, Any], ctx: RequestContext) -> dict[st
     }
 
 
+def _matcher(name: str) -> Matcher:
+    """The matcher a request names (the wire model's enum is FUSED | SFACE; in-process callers
+    skip that validation, so it is checked again here)."""
+    if name.lower() not in MATCHERS:
+        raise InvalidParameterException(f"Matcher must be FUSED or SFACE, not {name!r}")
+    return cast(Matcher, name.lower())
+
+
 def matcher_calibration(matcher: str) -> dict[str, Any]:
     """The MatcherCalibration shape: the calibration in force for `matcher`."""
     calibration = active_calibration(cast(Matcher, matcher))
@@ -102,7 +110,7 @@ def matcher_calibration(matcher: str) -> dict[str, Any]:
 @operation("UpdateCollectionMatcher")
 def update_collection_matcher(request: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     collection = requested_collection(request, ctx)
-    matcher = request["Matcher"].lower()
+    matcher = _matcher(request["Matcher"])
     collection_service().store.set_matcher(collection, matcher)
     return {"Matcher": matcher.upper(), "PreviousMatcher": collection.matcher.upper(),
             "MatcherCalibration": matcher_calibration(matcher)}
