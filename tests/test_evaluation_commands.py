@@ -87,8 +87,15 @@ def _small_lfw_with_race(folder: Path) -> tuple[Path, Path]:
         chosen += people
     for person in chosen:
         (images / person).mkdir(parents=True)
-        for photo in sorted((source / "images" / person).glob("*.jpg"))[:2]:
-            (images / person / photo.name).symlink_to(photo)
+        # Named _0001 and _0002 here, whatever their number in the shared copy.
+        for number, photo in enumerate(sorted((source / "images" / person).glob("*.jpg"))[:2]):
+            (images / person / f"{person}_{number + 1:04d}.jpg").symlink_to(photo)
+    # The pairs file of this folder: each person's two photos, and each photo with the next
+    # person's first one.
+    matched = [f"{p}\t1\t2" for p in chosen]
+    mismatched = [f"{a}\t1\t{b}\t1" for a, b in zip(chosen, chosen[1:] + chosen[:1], strict=True)]
+    (folder / "lfw" / "pairsDevTrain.txt").write_text(
+        "\n".join([str(len(chosen)), *matched, *mismatched]) + "\n")
     labels = folder / "lfw" / "race.csv"
     labels.write_text("identity,race\n" + "".join(f"{p},{races[p]}\n" for p in chosen)
                       + "Nobody_Here,latino\n")
@@ -112,6 +119,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         images, labels = _small_lfw_with_race(folder)
         _evaluate("demographics", str(images), "--labels", str(labels), "--face", "central",
                   "--output", str(out / "demographics" / "lfw"))
+        _evaluate("calibration", str(images.parent), "--labels", str(labels), "--folds", "3",
+                  "--clusters", "2", "--output", str(out / "calibration"))
         _evaluate("detection", str(shared_path("detection/dlib-voc/face_boxes_gt.csv")),
                   "--output", str(out / "detection"))
         _evaluate("emotion", str(shared_path(f"{INSPIREFACE}/emotion")),
@@ -201,6 +210,23 @@ def test_demographics_on_true_identities(results: Path) -> None:
     assert "gender_accuracy" not in race["attributes"]["african"]
 
 
+def test_calibration_options_are_compared_cross_fitted(results: Path) -> None:
+    result = _result(results, "calibration")
+    assert result["data"] == {**result["data"], "people": 6, "images": 12, "folds": 3}
+    assert set(result["methods"]) == {"fused", "sface"}
+    for methods in result["methods"].values():
+        assert [m.split(" ")[0] for m in methods] == ["global", "clusters", "cohort"]
+        for entry in methods.values():
+            # Each calibration here is fitted on two people: the accuracy means nothing yet.
+            assert 0.0 <= entry["accuracy"] <= 1.0
+            at_80 = entry["at_similarity"]["80"]
+            # Every pair of the 12 photos was scored: 6 same-person, 60 different-person.
+            assert (at_80["fmr"]["total"], at_80["fnmr"]["total"]) == (60, 6)
+            # 6 impostor pairs per race group: too few to enter a ratio.
+            assert at_80["fmr_ratio"] is None
+            assert entry["acceptable"] in (True, False)
+
+
 def test_detection_recall_and_precision(results: Path) -> None:
     result = _result(results, "detection")
     assert result["data"] == {**result["data"], "images": 9, "true_faces": 43}
@@ -239,6 +265,7 @@ def test_model_card_is_generated_from_the_results(results: Path, tmp_path: Path)
     verification = json.loads((results / "verification" / "result.json").read_text())
     assert f"{100 * verification['accuracy']['mean']:.2f} %" in text
     assert "### By embedder" in text
+    assert "## Calibration options" in text and "## Matchers: fused vector or SFace alone" in text
     # Identity-labelled demographics lead; UTKFace-style data without identities follows.
     assert text.index("(lfw, identity-labelled)") < text.index("no identities: upper bounds")
     for section in ("## Verification", "## Identification", "## Demographic", "## Face detection",

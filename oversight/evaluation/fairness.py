@@ -163,9 +163,10 @@ def acceptable(entry: dict[str, Any]) -> bool:
 def evaluate_calibrations(root: Path, labels: Path, folds: int = 5,
                           clusters: int = DEFAULT_CLUSTERS, progress: bool = True) -> Report:
     rows = read_labelled_faces(root / "images", labels)
-    if not rows or "race" not in rows[0] and len(rows[0]) < 3:
-        raise ValueError(f"{labels} adds no group column")
-    column = next(c for c in rows[0] if c not in {"path", "identity"})
+    columns = [c for c in (rows[0] if rows else {}) if c not in {"path", "identity"}]
+    if not columns:
+        raise ValueError(f"{labels} adds no group column to the images of {root}")
+    column = columns[0]
     paths = [Path(row["path"]) for row in rows]
     found = embed_files(paths, progress=progress, choice="central")
     kept = [i for i, path in enumerate(paths) if found[path] is not None]
