@@ -60,12 +60,16 @@ def throwaway_database(prefix: str) -> Iterator[str]:
 def store_url(
     request: pytest.FixtureRequest, isolated_data_dir: object, monkeypatch: pytest.MonkeyPatch
 ) -> str:
-    """The configured store URL for this test (OVERSIGHT_DATABASE_URL set for PostgreSQL)."""
+    """The configured store URL for this test (OVERSIGHT_DATABASE_URL set for PostgreSQL). A test
+    may also ask for "milvus" (`@pytest.mark.parametrize("store_url", [...], indirect=True)`):
+    PostgreSQL with collections' vectors in the session's Milvus server (cluster mode)."""
     from oversight.config import settings
 
-    if request.param == "postgresql":
+    if request.param in ("postgresql", "milvus"):
         url = request.getfixturevalue("postgres_url")
         monkeypatch.setenv("OVERSIGHT_DATABASE_URL", url)
+    if request.param == "milvus":
+        monkeypatch.setenv("OVERSIGHT_VECTOR_URL", request.getfixturevalue("milvus_url"))
     settings.cache_clear()
     return settings().sqlalchemy_url
 

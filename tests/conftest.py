@@ -9,9 +9,10 @@ import pytest
 
 # Fixtures every test module may ask for by name: the real API server shared by every API test
 # (tests/api_server.py; import its helpers, never its fixtures), the SQLite/PostgreSQL metadata
-# stores (tests/collections_db.py) and one Milvus server for the session, started by the first
-# test that asks for it (tests/milvus_server.py).
-pytest_plugins = ["tests.api_server", "tests.collections_db", "tests.milvus_server"]
+# stores (tests/collections_db.py), one Milvus server for the session, started by the first
+# test that asks for it (tests/milvus_server.py), and the machine's Redis (tests/redis_server.py).
+pytest_plugins = ["tests.api_server", "tests.collections_db", "tests.milvus_server",
+                  "tests.redis_server"]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -30,7 +30,6 @@ from oversight.video.tables import stream_processors, video_jobs
 from tests.api_server import BIN, ApiServer, client, s3_env, start_server, stop_server
 from tests.collections_db import throwaway_database
 from tests.conftest import shared_path
-from tests.redis_server import redis_url  # noqa: F401
 from tests.video_helpers import (
     BOY_IN_FIRST_FRAME,
     CROWD_CLIP,
@@ -85,7 +84,7 @@ def camera() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster_env(
-    milvus_url: str, redis_url: str, webhook: Webhook, camera: str  # noqa: F811
+    milvus_url: str, redis_url: str, webhook: Webhook, camera: str
 ) -> Iterator[dict[str, str]]:
     database = throwaway_database("oversight_cluster")
     with s3_endpoint() as s3:

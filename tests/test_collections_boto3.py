@@ -1,4 +1,5 @@
-"""Collections through boto3 against the real server, on SQLite and on PostgreSQL.
+"""Collections through boto3 against the real server: on SQLite, on PostgreSQL, and in cluster
+mode (PostgreSQL, Milvus, Redis).
 
 Includes the Double Take flow exactly as its Rekognition detector calls it: DescribeCollection
 (ResourceNotFoundException -> CreateCollection), IndexFaces with only CollectionId and Image,
@@ -26,7 +27,8 @@ def photo(person: str, number: int) -> bytes:
 
 
 @pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+                            pytest.param("cluster", marks=pytest.mark.postgres)]
 )
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -34,11 +36,16 @@ def server(
     if request.param == "sqlite":
         yield request.getfixturevalue("api_server")
         return
+    engines: dict[str, str] = {}
+    if request.param == "cluster":  # the vectors in Milvus, rate limits and events in Redis
+        engines = {"OVERSIGHT_VECTOR_URL": request.getfixturevalue("milvus_url"),
+                   "OVERSIGHT_REDIS_URL": request.getfixturevalue("redis_url")}
     # A database of its own: the server writes its first-start key only into an empty store, and
     # the session's shared database holds the keys of the tests that ran before.
     for url in throwaway_database("oversight_boto3"):
         root = tmp_path_factory.mktemp("collections-pg-server")
-        started, process = start_server(root / "oversight-data", {"OVERSIGHT_DATABASE_URL": url})
+        started, process = start_server(root / "oversight-data",
+                                        {"OVERSIGHT_DATABASE_URL": url, **engines})
         try:
             yield started
         finally:

@@ -33,6 +33,11 @@ def image(relative: str) -> dict[str, bytes]:
     return {"Bytes": shared_path(relative).read_bytes()}
 
 
+# The tests that search also run in cluster mode: PostgreSQL with the vectors in Milvus.
+ALL_STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+              pytest.param("milvus", marks=pytest.mark.postgres)]
+
+
 @pytest.fixture
 def ctx(store_url: str, account: str) -> RequestContext:
     return RequestContext(account_id=account)
@@ -55,6 +60,7 @@ def index(ctx: RequestContext, person: str, number: int, **extra: Any) -> dict[s
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("store_url", ALL_STORES, indirect=True)
 def test_index_search_list_delete(ctx: RequestContext) -> None:
     created = op("CreateCollection", ctx, CollectionId="people")
     assert created["StatusCode"] == 200
@@ -181,6 +187,7 @@ def test_group_photo_max_faces_and_bad_images(ctx: RequestContext) -> None:
     assert op("DescribeCollection", ctx, CollectionId="people")["FaceCount"] == 2
 
 
+@pytest.mark.parametrize("store_url", ALL_STORES, indirect=True)
 def test_users_associate_search_and_idempotency(ctx: RequestContext) -> None:
     op("CreateCollection", ctx, CollectionId="people")
     ariel = [index(ctx, "Ariel_Sharon", n)["FaceRecords"][0]["Face"]["FaceId"] for n in (1, 2)]

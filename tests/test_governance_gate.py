@@ -20,7 +20,6 @@ from oversight.governance.ratelimit import RateLimiter
 from oversight.operations.context import RequestContext
 from oversight.store import get_engine
 from oversight.video.processors import ProcessorStore
-from tests.redis_server import redis_url  # noqa: F401
 
 KEY = "AKIAGOVERNANCETEST01"
 CTX = RequestContext(account_id="123456789012", access_key_id=KEY, purpose="case 2026-17")
@@ -145,7 +144,7 @@ def test_rate_limit_throttles_per_key_and_names_the_wait() -> None:
     limiter.take(KEY, 4)  # a changed limit is a new allowance
 
 
-def test_rate_limit_in_redis_holds_across_nodes(redis_url: str) -> None:  # noqa: F811
+def test_rate_limit_in_redis_holds_across_nodes(redis_url: str) -> None:
     nodes = [RateLimiter(redis_url) for _ in range(3)]  # three processes' limiters
     key = f"AKIDTEST{uuid.uuid4().hex[:12].upper()}"
     for i in range(5):
