@@ -5,8 +5,7 @@ marshmallow versions Oversight's own environment does not want); `OVERSIGHT_TEST
 may name another `milvus-server` executable. The `milvus_url` fixture starts one server for the
 whole session on a free port and stops it at the end; without the executable, tests that use it
 skip, except under CI=true where that is a failure; `OVERSIGHT_TEST_MILVUS_URL` names a
-server already running instead. The package's embedded etcd always takes
-ports 2379-2380, so one such server runs on a machine at a time.
+server already running instead.
 """
 
 from __future__ import annotations
@@ -72,6 +71,15 @@ def start(data_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
     port = _free_port()
     log = data_dir / "milvus-server.log"
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Milvus's embedded etcd listens on 2379-2380 unless given its own configuration (Milvus
+    # reads `etcd.config.path` from ETCD_CONFIG_PATH): free ports, so servers can run side by side.
+    client, peer = f"http://127.0.0.1:{_free_port()}", f"http://127.0.0.1:{_free_port()}"
+    etcd_config = data_dir / "embed-etcd.yaml"
+    etcd_config.write_text(
+        f"listen-client-urls: {client}\nadvertise-client-urls: {client}\n"
+        f"listen-peer-urls: {peer}\ninitial-advertise-peer-urls: {peer}\n"
+        f"initial-cluster: default={peer}\n"
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(MILVUS_SERVER), "--data", str(data_dir), "--proxy-port", str(port)],
@@ -79,7 +87,7 @@ def start(data_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
             stderr=subprocess.STDOUT,
             # The wrapper prints its "ready" banner only after /healthz answers; unbuffered,
             # the banner reaches the log at once.
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "ETCD_CONFIG_PATH": str(etcd_config)},
             start_new_session=True,
         )
     try:
