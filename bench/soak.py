@@ -180,8 +180,8 @@ def _prepare(rng: random.Random, world: World, worker: int, n: int,
     return _cross_tenant(rng, world)
 
 
-# Forged requests come from an attacker's address (uvicorn takes X-Forwarded-For from a proxy on
-# 127.0.0.1): the per-address failure throttle refuses them, not the tenants' valid traffic.
+# Forged requests come from an attacker's address (the server trusts X-Forwarded-For from a proxy
+# on 127.0.0.1): the per-address failure throttle refuses them, not the tenants' valid traffic.
 ATTACKER = ("X-Forwarded-For", "203.0.113.66")
 
 
@@ -365,7 +365,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server, process = start_server(Path(tmp) / "oversight-data")
+        server, process = start_server(Path(tmp) / "oversight-data",
+                                       {"OVERSIGHT_TRUSTED_PROXIES": "127.0.0.1"})
         try:
             world = _setup(server)
             rss_start = _rss_kb(process.pid)

@@ -59,6 +59,11 @@ class Settings:
     # Failed authentications (bad signatures, unknown keys, wrong console secrets) one source
     # address may make in any 60 s; then all its attempts are ThrottlingException (0: no limit).
     auth_failures_per_minute: int = 30
+    # Reverse proxies whose X-Forwarded-For names the client (IPs or CIDRs, separated by commas or
+    # whitespace; "*" any). Empty: none, the client is the connection's peer; trusting a proxy
+    # that is not there would let any local process pick the address that throttle counts and
+    # the audit log records.
+    trusted_proxies: str = ""
     # Reject requests whose SigV4 date differs from the server clock by more than this.
     max_clock_skew_seconds: int = 15 * 60
     # S3-compatible endpoint that Video.S3Object and Image.S3Object are read from (credentials

@@ -140,6 +140,8 @@ EDGE_ENV = {
     "OVERSIGHT_HEADER_TIMEOUT_SECONDS": "1",
     "OVERSIGHT_BODY_TIMEOUT_SECONDS": "3",
     "OVERSIGHT_MAX_UNAUTHENTICATED_BYTES": str(BUDGET),
+    # As behind a reverse proxy on this host: X-Forwarded-For names the client.
+    "OVERSIGHT_TRUSTED_PROXIES": "127.0.0.1",
 }
 
 
@@ -256,7 +258,7 @@ def test_held_uploads_are_capped_by_the_unauthenticated_budget(edge_server: ApiS
 
 # -- finding 12: failed authentications are throttled per source address ---------------------------
 def _from(address: str) -> dict[str, str]:
-    """Appear to come from `address`: uvicorn takes X-Forwarded-For from a proxy on 127.0.0.1."""
+    """Appear to come from `address` (the edge server trusts a proxy on 127.0.0.1)."""
     return {"X-Forwarded-For": address}
 
 
@@ -296,3 +298,18 @@ def test_failed_console_logins_are_throttled_per_address(edge_server: ApiServer)
         refused = log_in(edge_server.secret_access_key)
         assert "ThrottlingException" in refused.text
         assert browser.get("/console/", follow_redirects=False).status_code == 303  # not in
+
+
+def test_without_a_trusted_proxy_the_client_cannot_name_its_address(api_server: ApiServer) -> None:
+    """No `trusted_proxies`: X-Forwarded-For is only a header. Before, any local process could
+    name the address the failure throttle counts (a new one per attempt: no throttle at all) and
+    the one the audit log records."""
+    body = b'{"NotAMember": 1}'  # refused after authentication: its refusal is recorded
+    headers = signed_headers(api_server, body, TARGET + "ListCollections")
+    answer = httpx.post(api_server.url + "/", content=body,
+                        headers={**headers, "X-Forwarded-For": "203.0.113.66"})
+    assert answer.json()["__type"] == "ValidationException", answer.text
+    request_id = answer.headers["x-amzn-requestid"]
+    (record,) = [r for r in AuditLog(api_server.data_dir / "audit").records()
+                 if r.get("request_id") == request_id]
+    assert record["remote"] == "127.0.0.1"

@@ -43,8 +43,11 @@ def serve(
             f"--region {config.region}\n"
             "More keys: oversight keys create. Delete the file once the key is stored elsewhere.\n"
         )
+    proxies = config.trusted_proxies.replace(",", " ").split()
     uvicorn.run(
         create_app(store, config),
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
         host=host or config.host,
         port=port or config.port,
         access_log=False,  # the app writes its own structured access lines
