@@ -60,9 +60,9 @@ must arrive within `header_timeout_seconds` (5) and a body within `body_timeout_
 `RequestTimeoutException`); an address with `auth_failures_per_minute` (30) failed signatures in
 the last minute gets `ThrottlingException` (the address is the connection's peer, or
 X-Forwarded-For's when the peer is one of `trusted_proxies`, none by default); images are JPEG
-or PNG, each side 80-10,000 px, at most 20:1, and a PNG at most 4096x3072 px (a larger JPEG is analysed reduced); at most
-`max_concurrent_inference` operations at once; a request waiting longer than
-`request_timeout_seconds` for its turn answers `ThrottlingException`.
+or PNG, each side 80-10,000 px, at most 20:1, and a PNG at most 4096x3072 px (a larger JPEG is
+analysed reduced); at most `max_concurrent_inference` operations at once; a request waiting
+longer than `request_timeout_seconds` for its turn answers `ThrottlingException`.
 
 Served: **{served}** of {total} Rekognition operations{extensions_note}.
 
