@@ -7,6 +7,7 @@ probe for a key under a review clause, or failed it, on main 5a22cde):
 - A key under review watching the event stream of a processor that an unreviewed key started
   read every identity: the watcher's own clause now holds each event in a case of its own.
 - ListReviewCases with MaxResults 0 paginated for ever.
+- A reviewer's reason ("the same man as ...") reached the requester of an open or rejected case.
 """
 
 from __future__ import annotations
@@ -151,3 +152,16 @@ def test_a_page_of_review_cases_is_never_empty(api_server: ApiServer, desk: dict
     desk["rek"].search_faces_by_image(CollectionId="watch", Image={"Bytes": _photo(2)})
     page = _call(api_server, desk["keys"]["searcher"], "ListReviewCases", MaxResults=0).json()
     assert page["ReviewCases"] and "NextToken" not in page
+
+
+def test_reasons_reach_the_requester_only_with_the_released_match(
+    api_server: ApiServer, desk: dict[str, Any]
+) -> None:
+    answer = desk["rek"].search_faces_by_image(CollectionId="watch", Image={"Bytes": _photo(2)})
+    case_id = answer["ResponseMetadata"]["HTTPHeaders"][CASE_HEADER]
+    reason = "Not the man enrolled as hugo: another nose"
+    decided = _call(api_server, desk["keys"]["reviewer"], "DecideReviewCase", CaseId=case_id,
+                    Decision="REJECT", Reason=reason)
+    assert decided.json()["Status"] == "REJECTED", decided.text
+    mine = _call(api_server, desk["keys"]["searcher"], "GetReviewCase", CaseId=case_id)
+    assert mine.json()["Decisions"][0]["Decision"] == "REJECT" and "hugo" not in mine.text

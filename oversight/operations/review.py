@@ -46,10 +46,15 @@ def _summary(case: Case) -> dict[str, Any]:
 
 
 def case_for_requester(case: Case) -> dict[str, Any]:
+    """The requester's view: the decisions, and once the match is CONFIRMED what was withheld
+    and the reviewers' reasons (a reason may name the candidate, which an open or rejected case
+    must not tell; reviewers and the audit log have them)."""
+    released = case.status == cases.CONFIRMED
     out = {**_summary(case), "Decisions": [
-        {"Decision": d.decision, "Reason": d.reason, "DecidedAt": d.decided_at}
+        {"Decision": d.decision, "DecidedAt": d.decided_at,
+         **({"Reason": d.reason} if released else {})}
         for d in case.decisions]}
-    if case.status == cases.CONFIRMED:
+    if released:
         out["Released"] = case.withheld
     return out
 
