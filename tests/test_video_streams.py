@@ -181,6 +181,33 @@ def test_a_processor_whose_stream_ends_says_so(endpoints: Any) -> None:
                          "StatusMessage": "The stream ended"}]
 
 
+def test_a_stop_selector_deadline_holds_for_a_node_that_resumes_the_session(
+        endpoints: Any) -> None:
+    from oversight.video.runtime import NODE, STOP_AT, processor_store
+
+    operations.call("CreateCollection", {"CollectionId": "watch"})
+    with mjpeg_server(shared_path("video/face-api-js-faces.mp4"), fps=2) as url:
+        endpoints({CAMERA: url})
+        operations.call("CreateStreamProcessor", _definition("timed", output=False))
+        operations.call("StartStreamProcessor", {
+            "Name": "timed", "StopSelector": {"MaxDurationInSeconds": 1}})
+        described = _wait_stopped("timed", 60)
+        assert described["StatusMessage"] == "Stopped after StopSelector.MaxDurationInSeconds (1 s)"
+        assert STOP_AT not in described  # kept in the definition, never answered
+        # A node resuming a session whose deadline has passed stops it at once, as its starter
+        # asked, instead of running it without end.
+        store = processor_store()
+        processor = store.get("000000000000", "timed")
+        assert processor.definition[STOP_AT]["At"] < time.time()
+        assert store.start(processor.account_id, "timed", NODE)  # as left by a dead node
+        store.set(processor.account_id, "timed", status="RUNNING", owner=None)
+        from oversight.video.runtime import keep_leases
+
+        keep_leases()
+        described = _wait_stopped("timed", 60)
+    assert described["StatusMessage"] == "Stopped after StopSelector.MaxDurationInSeconds (1 s)"
+
+
 def test_http_mjpeg_camera_is_read_frame_by_frame() -> None:
     with mjpeg_server(shared_path("video/face-api-js-faces.mp4"), fps=10) as url:
         source = LiveSource(url)

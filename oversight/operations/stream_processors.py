@@ -38,6 +38,7 @@ from ..video.processors import (
 )
 from ..video.runtime import (
     NODE,
+    STOP_AT,
     lease_seconds,
     processor_store,
     run_processor,
@@ -199,15 +200,19 @@ def start_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dict
         raise InvalidParameterException(
             "StartSelector applies to Kinesis video fragments; live sources start now")
     stop = (request.get("StopSelector") or {}).get("MaxDurationInSeconds")
+    definition = {k: v for k, v in processor.definition.items() if k != STOP_AT}
+    if stop is not None:
+        # Kept for a node that resumes the session: its deadline holds there too.
+        definition[STOP_AT] = {"At": time.time() + stop, "Seconds": stop}
     # Whoever starts a session answers for its matches: they run under the starter's key and
     # purpose (recorded with each match, and judged again while it runs). Only one node wins
     # the start of a stopped processor.
-    if not processor_store().start(ctx.account_id, processor.name, NODE,
+    if not processor_store().start(ctx.account_id, processor.name, NODE, definition=definition,
                                    access_key_id=ctx.access_key_id, purpose=ctx.purpose):
         status = processor_store().get(ctx.account_id, processor.name).status
         raise ResourceInUseException(f"Stream processor {processor.name} is {status}")
     processor = processor_store().get(ctx.account_id, processor.name)
-    return {"SessionId": run_processor(processor, max_seconds=stop).session_id}
+    return {"SessionId": run_processor(processor).session_id}
 
 
 @operation("StopStreamProcessor")

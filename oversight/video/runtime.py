@@ -42,6 +42,11 @@ from .worker import Executor, FinishedHook, JobRunner, Progress, owner_is_gone
 
 log = logging.getLogger(__name__)
 
+# Where a started session's StopSelector is kept in the processor's definition, as {"At": epoch
+# seconds, "Seconds": MaxDurationInSeconds} (never answered by DescribeStreamProcessor, which
+# names the members it returns).
+STOP_AT = "OversightStopAt"
+
 # Records one match before any sink sees it (and may rewrite it); raising stops the processor.
 Recorder = Callable[[dict[str, Any], Frame], dict[str, Any]]
 
@@ -133,9 +138,13 @@ def _shared_events(account_id: str, name: str) -> ProcessorEvents | None:
     return ProcessorEvents(url, account_id, name) if url else None
 
 
-def run_processor(processor: Processor, max_seconds: float | None = None) -> StreamRun:
-    """Start the processor's thread on this node (status RUNNING, its lease held here)."""
+def run_processor(processor: Processor) -> StreamRun:
+    """Start the processor's thread on this node (status RUNNING, its lease held here). A
+    session's StopSelector deadline (`STOP_AT` in its definition) holds on whichever node
+    resumes it."""
     definition = processor.definition
+    stop = definition.get(STOP_AT) or {}
+    max_seconds = max(0.0, stop["At"] - time.time()) if stop else None
     session_id = str(uuid.uuid4())
     input_arn = definition["Input"]["KinesisVideoStream"]["Arn"]
     jsonl = events_path(processor.account_id, processor.name)
@@ -158,7 +167,8 @@ def run_processor(processor: Processor, max_seconds: float | None = None) -> Str
         processor.name, session_id, endpoint_for(input_arn, "Kinesis video stream"), input_arn,
         _handlers.searcher(processor),
         sinks, _on_stop(processor), required_sinks=[_handlers.recorder(processor, session_id)],
-        max_seconds=max_seconds, regions=definition.get("RegionsOfInterest"),
+        max_seconds=max_seconds, stop_selector_seconds=stop.get("Seconds"),
+        regions=definition.get("RegionsOfInterest"),
     )
     with _running_lock:
         _running[(processor.account_id, processor.name)] = _Running(run, sender, offset)

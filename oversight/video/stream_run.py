@@ -75,6 +75,7 @@ class StreamRun:
                  searcher: FaceSearcher, sinks: list[Sink], on_stop: OnStop,
                  required_sinks: list[Gate] | None = None,
                  event_interval: float = 1.0, max_seconds: float | None = None,
+                 stop_selector_seconds: float | None = None,
                  regions: list[dict[str, Any]] | None = None) -> None:
         self.name = name
         self.session_id = session_id
@@ -88,6 +89,10 @@ class StreamRun:
         self._on_stop = on_stop
         self._interval = event_interval
         self._max_seconds = max_seconds
+        # The StopSelector duration the session was started with (a resumed session has less
+        # than that left, and says what was asked).
+        self._stop_selector = (
+            max_seconds if stop_selector_seconds is None else stop_selector_seconds)
         self._regions = [_region_box(region) for region in regions or []]
         self._stop = threading.Event()
         self._source: LiveSource | None = None
@@ -121,7 +126,7 @@ class StreamRun:
                     break
                 if self._max_seconds is not None and time.monotonic() - started > self._max_seconds:
                     message = (f"Stopped after StopSelector.MaxDurationInSeconds "
-                               f"({self._max_seconds:g} s)")
+                               f"({self._stop_selector:g} s)")
                     break
                 image = from_array(frame.rgb)
                 # People already identified are reported before new faces are embedded, so
