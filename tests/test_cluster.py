@@ -41,6 +41,9 @@ from tests.video_helpers import (
     webhook_receiver,
 )
 
+# Three real servers on PostgreSQL, Milvus and Redis, killed on purpose: minutes, not seconds.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
 LFW = "faces/krasserm_face-recognition/images"
 # What every node of a cluster must share besides the engines (docs/DEPLOYMENT.md).
 SHARED_SECRETS = (CIPHER_FILE, "console-session.key")

@@ -15,7 +15,8 @@ from oversight.governance import tables
 from oversight.governance.audit import AuditLog, AuditLogDamaged
 from oversight.store import get_engine
 from tests.api_server import BIN
-from tests.collections_db import fresh_postgres_url  # noqa: F401
+
+pytestmark = pytest.mark.postgres
 
 _APPEND = """
 import sys
@@ -27,7 +28,7 @@ for i in range(int(sys.argv[2])):
 
 
 @pytest.fixture
-def chain_url(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F811
+def chain_url(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("OVERSIGHT_DATABASE_URL", fresh_postgres_url)
     settings.cache_clear()
     return fresh_postgres_url
