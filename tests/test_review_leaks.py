@@ -8,6 +8,8 @@ probe for a key under a review clause, or failed it, on main 5a22cde):
   read every identity: the watcher's own clause now holds each event in a case of its own.
 - ListReviewCases with MaxResults 0 paginated for ever.
 - A reviewer's reason ("the same man as ...") reached the requester of an open or rejected case.
+- A case whose matched faces were deleted (DeleteFaces, a retention rule added later) stayed
+  open with the probe crop, and could still release the deleted identity.
 """
 
 from __future__ import annotations
@@ -165,3 +167,21 @@ def test_reasons_reach_the_requester_only_with_the_released_match(
     assert decided.json()["Status"] == "REJECTED", decided.text
     mine = _call(api_server, desk["keys"]["searcher"], "GetReviewCase", CaseId=case_id)
     assert mine.json()["Decisions"][0]["Decision"] == "REJECT" and "hugo" not in mine.text
+
+
+def test_a_case_whose_faces_are_deleted_expires(api_server: ApiServer,
+                                                desk: dict[str, Any]) -> None:
+    rek, collection = desk["rek"], f"erased-{uuid.uuid4().hex[:8]}"
+    rek.create_collection(CollectionId=collection)
+    face_id = rek.index_faces(CollectionId=collection, Image={"Bytes": _photo(1)},
+                              MaxFaces=1)["FaceRecords"][0]["Face"]["FaceId"]
+    answer = rek.search_faces_by_image(CollectionId=collection, Image={"Bytes": _photo(2)})
+    case_id = answer["ResponseMetadata"]["HTTPHeaders"][CASE_HEADER]
+    rek.delete_faces(CollectionId=collection, FaceIds=[face_id])
+    swept = oversight_cli(api_server, "retention", "sweep")
+    assert swept.returncode == 0, swept.stderr
+    case = _call(api_server, desk["keys"]["reviewer"], "GetReviewCase", CaseId=case_id).json()
+    assert case["Status"] == "EXPIRED" and "ProbeImage" not in case
+    late = _call(api_server, desk["keys"]["reviewer"], "DecideReviewCase", CaseId=case_id,
+                 Decision="CONFIRM", Reason="same man")
+    assert late.json()["__type"] == "ResourceInUseException", late.text

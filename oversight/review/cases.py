@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.engine import Connection
 
+from ..collections.tables import faces
 from ..errors import InvalidParameterException, ResourceInUseException, ResourceNotFoundException
 from ..store import get_engine
 from .tables import cases, decisions, reference_crops
@@ -28,6 +29,7 @@ OPEN, CONFIRMED, REJECTED, EXPIRED = "OPEN", "CONFIRMED", "REJECTED", "EXPIRED"
 STATUSES = (OPEN, CONFIRMED, REJECTED, EXPIRED)
 CONFIRM, REJECT = "CONFIRM", "REJECT"
 MAX_REASON_CHARS = 1024
+_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -174,12 +176,15 @@ def decide(
 def expire_due(
     now: datetime, record: Callable[[Case], None], closed: Callable[[Case], None]
 ) -> int:
-    """Close every open case past its expiry as EXPIRED, erasing its probe crop; `record(case)`
-    (its receipt) runs inside each case's transaction, `closed(case)` after it commits. Returns
-    how many expired."""
+    """Close every open case past its expiry, or whose matched faces are all deleted (by
+    DeleteFaces, DeleteCollection or a retention rule set after it opened: the probe must not
+    outlive them, nor their identity be released), as EXPIRED, erasing its probe crop;
+    `record(case)` (its receipt) runs inside each case's transaction, `closed(case)` after it
+    commits. Returns how many expired."""
     with get_engine().connect() as connection:
         due = list(connection.scalars(select(cases.c.case_id).where(
             cases.c.status == OPEN, cases.c.expires_at <= now)))
+        due = list(dict.fromkeys(due + _orphaned(connection)))
     for case_id in due:
         with get_engine().begin() as connection:
             _lock(connection, case_id)
@@ -193,6 +198,21 @@ def expire_due(
             record(expired)
         closed(expired)
     return len(due)
+
+
+def _orphaned(connection: Connection) -> list[str]:
+    """Open cases matched with stored faces none of which exists any more."""
+    open_cases = connection.execute(select(cases.c.case_id, cases.c.candidates).where(
+        cases.c.status == OPEN)).all()
+    matched = {case_id: {c["FaceId"] for c in candidates if c.get("FaceId")}
+               for case_id, candidates in open_cases}
+    wanted = sorted(set().union(*matched.values()))
+    existing: set[str] = set()
+    for start in range(0, len(wanted), _BATCH):  # within SQLite's bound on parameters
+        existing.update(connection.scalars(select(faces.c.face_id).where(
+            faces.c.face_id.in_(wanted[start:start + _BATCH]))))
+    return [case_id for case_id, face_ids in matched.items()
+            if face_ids and not face_ids & existing]
 
 
 def reference_crop(face_id: str) -> bytes | None:
