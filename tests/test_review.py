@@ -124,6 +124,10 @@ def test_one_rejection_closes_the_case(
     assert late.json()["__type"] == "ResourceInUseException"
     closed = extension(api_server, team["requester"], "GetReviewCase", CaseId=case_id).json()
     assert closed["Status"] == "REJECTED" and "Released" not in closed
+    with sqlite3.connect(api_server.data_dir / "oversight.db") as db:  # nothing left to release
+        (withheld,) = db.execute("SELECT withheld FROM review_cases WHERE case_id = ?",
+                                 (case_id,)).fetchone()
+    assert json.loads(withheld) == {}
 
 
 def test_others_cannot_read_or_decide(

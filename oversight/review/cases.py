@@ -194,7 +194,7 @@ def expire_due(
                 continue  # decided meanwhile
             _close(connection, case_id, EXPIRED, now)
             expired = _case(connection, {**row, "status": EXPIRED, "probe_crop": None,
-                                         "closed_at": now})
+                                         "closed_at": now, "withheld": {}})
             record(expired)
         closed(expired)
     return len(due)
@@ -249,8 +249,11 @@ def _lock(connection: Connection, case_id: str) -> None:
 
 
 def _close(connection: Connection, case_id: str, status: str, now: datetime) -> None:
+    """Close a case: its probe crop goes; so does the withheld answer when it will never be
+    released (rejected: not a match; expired). The audit log keeps which faces were matched."""
+    released = {} if status == CONFIRMED else {"withheld": {}}
     connection.execute(update(cases).where(cases.c.case_id == case_id).values(
-        status=status, closed_at=now, probe_crop=None))
+        status=status, closed_at=now, probe_crop=None, **released))
 
 
 def _case(connection: Connection, row: Any) -> Case:
