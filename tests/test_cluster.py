@@ -25,7 +25,7 @@ from oversight.governance.audit import AuditLog
 from oversight.governance.policy import Policy, put_policy
 from oversight.keyfiles import CIPHER_FILE, load_cipher
 from oversight.store import get_engine
-from oversight.video.fanout import EVENT_ID_HEADER
+from oversight.video.fanout import EVENT_ID_HEADER, ProcessorEvents
 from oversight.video.tables import stream_processors, video_jobs
 from tests.api_server import BIN, ApiServer, client, s3_env, start_server, stop_server
 from tests.collections_db import throwaway_database
@@ -251,6 +251,12 @@ def test_a_killed_nodes_stream_processor_is_resumed_by_another(
     rek(survivor).stop_stream_processor(Name="door")  # through any live node
     _wait(lambda: rek(survivor).describe_stream_processor(Name="door")["Status"] == "STOPPED",
           LEASE_SECONDS + 30, "the processor did not stop")
+    with engine.connect() as conn:
+        account = conn.execute(select(stream_processors.c.account_id)).scalar_one()
+    events = ProcessorEvents(cluster_env["OVERSIGHT_REDIS_URL"], account, "door")
+    assert events.redis.exists(events.key)
+    rek(survivor).delete_stream_processor(Name="door")  # its matches leave Redis with it
+    assert not events.redis.exists(events.key, f"{events.key}:delivered")
 
 
 def test_a_video_job_of_a_killed_node_still_succeeds(

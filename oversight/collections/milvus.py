@@ -220,6 +220,9 @@ class MilvusRegistry:
                 face_ids = [faces[int(s)].face_id for s in batch_seqs]
                 timestamp = self.milvus.insert(collection.uid, face_ids, batch_seqs, vectors)
             self.store.note_vector_write(collection, timestamp, conn)
+        if len(stale):
+            # Milvus only marks deleted rows; compaction drops them from its files.
+            self.milvus.table(dim).compact()
         return {"IndexedFaces": len(seqs), "GhostsRemoved": len(stale), "Replayed": len(missing)}
 
     @contextmanager

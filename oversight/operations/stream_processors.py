@@ -39,6 +39,7 @@ from ..video.processors import (
 from ..video.runtime import (
     NODE,
     STOP_AT,
+    forget_processor,
     lease_seconds,
     processor_store,
     run_processor,
@@ -243,6 +244,7 @@ def delete_stream_processor(request: dict[str, Any], ctx: RequestContext) -> dic
     if run is not None:
         run.stop()
     processor_store().delete(ctx.account_id, processor.name)
+    forget_processor(ctx.account_id, processor.name)
     return {}
 
 

@@ -79,6 +79,10 @@ class ProcessorEvents:
     def mark_delivered(self, url: str, entry_id: str) -> None:
         self.redis.hset(f"{self.key}:delivered", url, entry_id)
 
+    def forget(self) -> None:
+        """Drop the processor's events and cursors (it was deleted: its matches go with it)."""
+        self.redis.delete(self.key, f"{self.key}:session-start", f"{self.key}:delivered")
+
 
 class RedisFollower:
     """New events of the stream, read without waiting (the SSE loop decides how to wait)."""

@@ -132,6 +132,13 @@ def _on_stop(processor: Processor) -> Any:
     return stopped
 
 
+def forget_processor(account_id: str, name: str) -> None:
+    """A deleted processor's match events leave Redis too (cluster mode)."""
+    shared = _shared_events(account_id, name)
+    if shared is not None:
+        shared.forget()
+
+
 def _shared_events(account_id: str, name: str) -> ProcessorEvents | None:
     """The processor's Redis stream in cluster mode, else None."""
     url = settings().redis_url
