@@ -70,12 +70,17 @@ class ProcessorStore:
         with self.engine.connect() as connection:
             return [from_row(Processor, row) for row in connection.execute(query)]
 
-    def set(self, account_id: str, name: str, **values: Any) -> None:
+    def set(self, account_id: str, name: str, held_by: str | None = None,
+            **values: Any) -> bool:
+        """Change the processor (only while `held_by` holds its lease, when given); False when
+        no row changed."""
         values["updated_at"] = datetime.now(UTC)
+        where = [stream_processors.c.account_id == account_id, stream_processors.c.name == name]
+        if held_by is not None:
+            where.append(stream_processors.c.owner == held_by)
         with self.engine.begin() as connection:
-            connection.execute(update(stream_processors).where(
-                stream_processors.c.account_id == account_id, stream_processors.c.name == name,
-            ).values(**values))
+            return bool(connection.execute(
+                update(stream_processors).where(*where).values(**values)).rowcount)
 
     def update_tags(self, account_id: str, name: str, add: dict[str, str],
                     remove: Sequence[str] = ()) -> None:

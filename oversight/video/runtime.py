@@ -118,8 +118,10 @@ def _on_stop(processor: Processor) -> Any:
             return
         if entry is not None and entry.handed_over.is_set():
             return  # another node runs it now (or it was deleted)
-        processor_store().set(processor.account_id, processor.name, status=status,
-                              status_message=message)
+        if not processor_store().set(processor.account_id, processor.name, held_by=NODE,
+                                     status=status, status_message=message):
+            return  # the lease went to another node meanwhile: its run decides
+
         channel = processor.definition.get("NotificationChannel")
         if channel:
             try:
