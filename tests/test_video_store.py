@@ -155,6 +155,9 @@ def test_one_node_holds_a_processor_and_another_takes_over_a_stale_lease(store_u
     taken = processors.claim("123456789012", name, two, stale)
     assert taken is not None and taken.owner == two
     assert processors.heartbeat("123456789012", name, one) is None  # one learns it lost it
+    # ... and cannot record an end for the run that is now two's.
+    assert not processors.set("123456789012", name, held_by=one, status=STOPPED)
+    assert processors.get("123456789012", name).status == STARTING
     processors.set("123456789012", name, status=STOPPING)
     assert processors.heartbeat("123456789012", name, two) == STOPPING
     processors.release("123456789012", name, two)
