@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -285,9 +286,10 @@ def main() -> None:
                         help="milvus://host:port, 'auto' (start one from .venv-milvus) or 'none'")
     args = parser.parse_args()
     server = None
+    milvus_dir = Path(tempfile.mkdtemp(prefix="bench-milvus-"))
     if args.milvus == "auto" and MILVUS_SERVER.exists():
         started = time.perf_counter()
-        args.milvus, server = start_milvus(Path(tempfile.mkdtemp(prefix="bench-milvus-")))
+        args.milvus, server = start_milvus(milvus_dir)
         print(f"Milvus {args.milvus} started in {time.perf_counter() - started:.1f} s, "
               f"RSS {_milvus_rss_mb():.0f} MB idle", flush=True)
     milvus = MilvusFaces(args.milvus) if args.milvus.startswith("milvus://") else None
@@ -312,6 +314,7 @@ def main() -> None:
     finally:
         if server is not None:
             stop_milvus(server)
+        shutil.rmtree(milvus_dir, ignore_errors=True)  # GBs of segments at 1 M faces
 
 
 if __name__ == "__main__":
