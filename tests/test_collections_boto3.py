@@ -21,6 +21,9 @@ from tests.conftest import shared_path
 
 LFW = "faces/krasserm_face-recognition/images"
 
+# Each flow runs against a real server (the session's, or one on PostgreSQL).
+pytestmark = pytest.mark.slow
+
 
 def photo(person: str, number: int) -> bytes:
     return shared_path(f"{LFW}/{person}/{person}_{number:04d}.jpg").read_bytes()

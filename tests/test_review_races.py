@@ -20,6 +20,9 @@ from oversight.review import cases
 
 ACCOUNT = "123456789012"
 
+# Each race holds one decision up to 2 s while the other runs.
+pytestmark = pytest.mark.slow
+
 
 def _case(reviewers: int) -> str:
     return cases.open_case(cases.NewCase(
