@@ -9,6 +9,7 @@ tests/test_console.py; every row of the governance catalog is in test_governance
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -202,6 +203,33 @@ def test_finding_4_an_event_stream_is_audited_and_ends_when_its_key_is_revoked(
     (watched,) = _records(live.server, operation="GetStreamProcessorEvents", key=key[0])
     assert (watched["outcome"], watched["purpose"]) == ("ok", "watch desk 4")
     assert watched["collection"] == "lobby"  # resolved from the stored processor
+
+
+def test_event_streams_refused_from_the_other_side_are_audited(
+    live: Live, live_store: ApiServer
+) -> None:
+    """Another account's key, a revoked key and a re-aimed capture (a signed header repeated)
+    open no stream, and each refusal is in the audit log, before the gate or at it."""
+    url = _events_url(live.server)
+    stranger, revoked = _key(new_account_id()), _key()
+    KeyStore.default().revoke(revoked[0])
+    repeated = list(signed_get(url, _key()).items())
+    repeated.insert(0, ("x-amz-date", "20200101T000000Z"))
+    answers = {}
+    for case, headers in (("stranger", signed_get(url, stranger)),
+                          ("revoked", signed_get(url, revoked)), ("repeated", repeated)):
+        with httpx.stream("GET", url, headers=headers, timeout=60) as response:
+            answers[case] = (response.status_code, response.headers["x-amzn-RequestId"],
+                             json.loads(response.read())["__type"])
+    assert answers["stranger"][0] == 400 and answers["stranger"][2] == "ResourceNotFoundException"
+    assert answers["revoked"][2] == "UnrecognizedClientException"
+    assert answers["repeated"][2] == "InvalidSignatureException"
+    records = {r.get("request_id"): r for r in AuditLog(live.server.data_dir / "audit").records()}
+    for case, (_, request_id, code) in answers.items():
+        record = records[request_id]
+        assert record["operation"] == "GetStreamProcessorEvents", case
+        assert record["outcome"] == code, case
+    assert records[answers["stranger"][1]]["key"] == stranger[0]
 
 
 def test_finding_4_an_event_stream_is_judged_by_the_policy_and_ends_when_it_changes(

@@ -42,6 +42,7 @@ from ..errors import (
 )
 from ..governance import gate
 from ..governance.calibration_log import watch_calibrations
+from ..governance.catalog import EVENTS_OPERATION
 from ..governance.ratelimit import FailureThrottle
 from ..governance.refusals import Refusal, refusal_log
 from ..governance.retention import start_sweeper
@@ -193,17 +194,7 @@ async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Re
     try:
         handler, ctx, validated = await _admit_request(state, request, record)
     except RekognitionError as error:
-        # Refused before the gate: audited too (flood-controlled when unauthenticated).
-        await anyio.to_thread.run_sync(refusal_log.record, Refusal(
-            request_id=record.request_id,
-            remote=record.remote,
-            operation=None if record.operation == "-" else record.operation,
-            error=error,
-            access_key_id=record.access_key_id or None,
-            account_id=record.account_id or None,
-            purpose=_header(request, PURPOSE_HEADER) if record.access_key_id else None,
-            authorization=_header(request, "authorization"),
-        ))
+        await _record_refusal(request, record, error)
         raise
     payload, headers = await _call_operation(state, handler, ctx, record.operation, validated)
     return Response(
@@ -212,6 +203,21 @@ async def _dispatch(state: _State, request: Request, record: AccessRecord) -> Re
         headers={"x-amzn-RequestId": record.request_id,
                  **notice_headers(record.operation, validated), **headers},
     )
+
+
+async def _record_refusal(request: Request, record: AccessRecord, error: RekognitionError) -> None:
+    """A request refused before the gate is audited too (flood-controlled when
+    unauthenticated); the gate audits its own refusals."""
+    await anyio.to_thread.run_sync(refusal_log.record, Refusal(
+        request_id=record.request_id,
+        remote=record.remote,
+        operation=None if record.operation == "-" else record.operation,
+        error=error,
+        access_key_id=record.access_key_id or None,
+        account_id=record.account_id or None,
+        purpose=_header(request, PURPOSE_HEADER) if record.access_key_id else None,
+        authorization=_header(request, "authorization"),
+    ))
 
 
 def _header(request: Request, name: str) -> str:
@@ -261,8 +267,15 @@ async def stream_processor_events(request: Request) -> Response:
     GET, empty body), governed and audited like any operation (api/events.py)."""
     state: _State = request.app.state.oversight
     request_id = str(uuid.uuid4())
+    record = AccessRecord(request_id=request_id, operation=EVENTS_OPERATION,
+                          remote=request.client.host if request.client else "",
+                          started=time.perf_counter())
     try:
         principal = await anyio.to_thread.run_sync(_authenticate, state, request, b"")
+    except RekognitionError as error:  # before the gate: recorded as _dispatch records it
+        await _record_refusal(request, record, error)
+        return _error_response(error, request_id)
+    try:
         ctx = RequestContext(
             account_id=principal.account_id,
             access_key_id=principal.access_key_id,
