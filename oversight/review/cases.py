@@ -12,7 +12,7 @@ cannot be audited does not happen.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,7 +122,7 @@ def list_cases(
         query = query.where(cases.c.status == status)
     query = query.order_by(cases.c.created_at, cases.c.case_id).offset(offset).limit(limit)
     with get_engine().connect() as connection:
-        return [_case(connection, row) for row in connection.execute(query).mappings().all()]
+        return _cases(connection, connection.execute(query).mappings().all())
 
 
 def decide(
@@ -257,17 +257,26 @@ def _close(connection: Connection, case_id: str, status: str, now: datetime) -> 
 
 
 def _case(connection: Connection, row: Any) -> Case:
-    found = connection.execute(select(decisions).where(decisions.c.case_id == row["case_id"])
-                               .order_by(decisions.c.decided_at)).mappings().all()
-    values = {name: row[name] for name in Case.__dataclass_fields__ if name != "decisions"}
-    for name in ("created_at", "expires_at", "closed_at"):
-        if values[name] is not None:
-            values[name] = _aware(values[name])
-    return Case(
-        **values,
-        decisions=[Decision(d["reviewer_key"], d["decision"], d["reason"],
-                            _aware(d["decided_at"])) for d in found],
-    )
+    return _cases(connection, [row])[0]
+
+
+def _cases(connection: Connection, rows: Sequence[Any]) -> list[Case]:
+    """Cases from their rows, with every case's decisions read in one query."""
+    by_case: dict[str, list[Decision]] = {row["case_id"]: [] for row in rows}
+    if by_case:
+        found = connection.execute(select(decisions).where(
+            decisions.c.case_id.in_(list(by_case))).order_by(decisions.c.decided_at)).mappings()
+        for d in found:
+            by_case[d["case_id"]].append(Decision(d["reviewer_key"], d["decision"], d["reason"],
+                                                  _aware(d["decided_at"])))
+    out = []
+    for row in rows:
+        values = {name: row[name] for name in Case.__dataclass_fields__ if name != "decisions"}
+        for name in ("created_at", "expires_at", "closed_at"):
+            if values[name] is not None:
+                values[name] = _aware(values[name])
+        out.append(Case(**values, decisions=by_case[row["case_id"]]))
+    return out
 
 
 def _aware(value: datetime) -> datetime:
