@@ -46,10 +46,10 @@ from .store import CollectionStore
 
 log = logging.getLogger(__name__)
 
-# Inverted lists per sealed segment (Milvus seals ~512 MB segments, ~500 k faces at 256-d) and
-# lists probed per query: bench/search.py measures recall >= 0.99 against exact search.
-NLIST = 1024
-NPROBE = 128
+# Index of each sealed segment (Milvus seals ~512 MB segments, ~500 k faces at 256-d) and its
+# search parameters: bench/search.py measures recall >= 0.99 against exact search.
+INDEX_PARAMS = {"index_type": "IVF_FLAT", "metric_type": "IP", "params": {"nlist": 1024}}
+SEARCH_PARAMS = {"nprobe": 128}
 # Largest number of hits Milvus returns for one query (its topk limit).
 _MAX_TOPK = 16384
 _BATCH = 5000
@@ -81,6 +81,9 @@ class MilvusFaces:
         connections.connect(alias=self._alias, uri=_client_uri(url))
         self._tables: dict[int, MilvusCollection] = {}
         self._lock = threading.Lock()
+        # Per instance so bench/search.py can sweep them; the index is made with the collection.
+        self.index_params = INDEX_PARAMS
+        self.search_params = dict(SEARCH_PARAMS)
 
     def table(self, dim: int) -> MilvusCollection:
         with self._lock:
@@ -107,10 +110,7 @@ class MilvusFaces:
                 table = MilvusCollection(
                     name, schema, using=self._alias, consistency_level="Strong"
                 )
-                table.create_index(
-                    "vector",
-                    {"index_type": "IVF_FLAT", "metric_type": "IP", "params": {"nlist": NLIST}},
-                )
+                table.create_index("vector", self.index_params)
             except MilvusException:
                 # Another node created it first: use theirs.
                 if not utility.has_collection(name, using=self._alias):
@@ -155,7 +155,7 @@ class MilvusFaces:
         results = self.table(len(query)).search(
             data=[query.tolist()],
             anns_field="vector",
-            param={"metric_type": "IP", "params": {"nprobe": NPROBE}},
+            param={"metric_type": "IP", "params": self.search_params},
             limit=max(1, min(k, _MAX_TOPK)),
             expr=_uid_filter(uid),
             output_fields=["seq"],

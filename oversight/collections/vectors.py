@@ -77,6 +77,14 @@ class FaissIndex:
     def approximate(self) -> bool:
         return self._trained_size > 0
 
+    def describe(self) -> str:
+        """The index structure and its search parameters, for logs and benchmarks."""
+        with self._lock:
+            if not self.approximate:
+                return "exact"
+            ivf = faiss.extract_index_ivf(self._index)
+            return f"IVF {ivf.nlist} lists, {ivf.nprobe} probed"
+
     def ids(self) -> np.ndarray:
         with self._lock:
             if self.approximate:
