@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gc
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -224,6 +225,14 @@ def measure_exact(gallery: Gallery, timed: int) -> tuple[dict[str, float], np.nd
     return row, best
 
 
+def _progress(name: str, done: int, gallery: Gallery, started: float) -> None:
+    """A line every million faces added: a long run shows its rate and memory as it goes."""
+    if done % 1_000_000 == 0 and done < gallery.size:
+        elapsed = time.perf_counter() - started - gallery.generating
+        print(f"    {name}: {done:,} faces added, {done / elapsed:,.0f}/s, resident memory "
+              f"{_rss_mb():,.0f} MB + server {_milvus_rss_mb():,.0f} MB", flush=True)
+
+
 def _search_all(search: object, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(top-1 gallery positions, latencies) of one-at-a-time searches."""
     latencies, top1 = [], []
@@ -243,6 +252,7 @@ def measure_faiss(
     started = time.perf_counter()
     for ids, vectors in gallery.batches():
         index.add(ids, vectors)
+        _progress(name, ids[-1] + 1, gallery, started)
     build = gallery.size / (time.perf_counter() - started - gallery.generating)
     growth = _rss_mb() - before
     top1, latencies = _search_all(lambda probe: index.search(probe, 1)[1], gallery.probes)
@@ -283,6 +293,7 @@ def measure_milvus(milvus: MilvusFaces, gallery: Gallery, exact: np.ndarray) -> 
     started = time.perf_counter()
     for seqs, vectors in gallery.batches():
         milvus.insert(uid, [str(uuid.uuid4()) for _ in seqs], seqs, vectors)
+        _progress("milvus", seqs[-1] + 1, gallery, started)
     table = milvus.table(gallery.generator.dim)
     table.flush()
     utility.wait_for_index_building_complete(table.name, using=table._using)
@@ -319,15 +330,14 @@ def measure_milvus(milvus: MilvusFaces, gallery: Gallery, exact: np.ndarray) -> 
 
 
 def _wait_indexed_segments_loaded(table: MilvusCollection, rows: int) -> None:
-    """Wait until the query node serves every row from an indexed sealed segment: until then
-    it searches the last rows in a growing segment with its own interim index and probe count
-    (the recall measured would not be the configured index's)."""
+    """Wait until the query node serves every row from a sealed segment (indexed once built):
+    until then it searches the last rows in a growing segment with its own interim index and
+    probe count (the recall measured would not be the configured index's)."""
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:
         segments = utility.get_query_segment_info(table.name, using=table._using)
-        indexed = sum(s.num_rows for s in segments
-                      if s.state != SegmentState.Growing and s.index_name)
-        if indexed >= rows:
+        sealed = sum(s.num_rows for s in segments if s.state != SegmentState.Growing)
+        if sealed >= rows and all(s.state != SegmentState.Growing for s in segments):
             return
         time.sleep(1)
     raise TimeoutError(f"Milvus still serves growing segments of {table.name}")
@@ -400,6 +410,8 @@ def main() -> None:
     parser.add_argument("--milvus", default="auto",
                         help="milvus://host:port or 'auto' (start one from .venv-milvus)")
     args = parser.parse_args()
+    # A SIGTERM (timeout, kill) unwinds through the finally below: the server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = None
     milvus_dir = Path(tempfile.mkdtemp(prefix="bench-milvus-"))
     if "milvus" in args.peers and args.milvus == "auto":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -203,6 +204,20 @@ def test_faiss_index_switches_to_ivf_and_keeps_identity_recall() -> None:
     assert restored.approximate and sorted(restored.ids()) == sorted(index.ids())
     restored.remove(np.arange(100, 2001))  # shrinks below half the threshold: exact again
     assert not restored.approximate and len(restored) == 999
+    # The exact index was rebuilt from the decoded 8-bit codes: each face still finds itself.
+    found = [restored.search(gallery[i], 1)[1][0] for i in range(2001, 3000, 50)]
+    assert found == list(range(2001, 3000, 50))
+
+
+def test_faiss_index_reads_an_ivfflat_index_of_an_earlier_version() -> None:
+    gallery = unit_vectors(3000, seed=3)
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, 16, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(gallery)
+    ivf.add_with_ids(gallery, np.arange(3000))
+    index = FaissIndex.from_bytes(faiss.serialize_index(ivf).tobytes(), approximate_above=2000)
+    assert index.approximate and sorted(index.ids()) == list(range(3000))
+    index.remove(np.arange(999, 3000))  # rebuilt (exact) from the float32 codes
+    assert not index.approximate and index.search(gallery[7], 1)[1][0] == 7
 
 
 def test_pagination_tokens_reject_tampering() -> None:

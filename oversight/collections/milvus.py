@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 # Index of each sealed segment (Milvus seals ~512 MB segments, ~500 k faces at 256-d) and its
 # search parameters: bench/search.py measures recall >= 0.99 against exact search.
-INDEX_PARAMS = {"index_type": "IVF_FLAT", "metric_type": "IP", "params": {"nlist": 1024}}
+INDEX_PARAMS = {"index_type": "IVF_SQ8", "metric_type": "IP", "params": {"nlist": 1024}}
 SEARCH_PARAMS = {"nprobe": 128}
 # Largest number of hits Milvus returns for one query (its topk limit).
 _MAX_TOPK = 16384
