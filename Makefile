@@ -1,5 +1,6 @@
 # The two commands: `make serve` (install + start the service) and `make test`
 # (install + run the whole test suite). Each creates its own virtual environment.
+# `make test-cluster` runs the suite on the cluster engines alone (part of `make test`).
 # `make test-fast` is the maintainer's loop: everything but the tests marked `slow` (real servers,
 # processes, whole data sets) or `postgres`.
 PYTHON ?= python3
@@ -7,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test test-fast lint api-docs bench clean
+.PHONY: install serve test test-cluster test-fast lint api-docs bench clean
 
 $(STAMP): pyproject.toml requirements-models.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,9 +35,15 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/oversight serve
 
+# The whole suite twice: on the embedded defaults, then on PostgreSQL + Milvus + Redis as a
+# cluster node is configured (tests/engines.py).
 test: $(STAMP)
 	$(BIN)/ruff check oversight tests bench
 	$(BIN)/python -m pytest -q
+	$(MAKE) test-cluster
+
+test-cluster: $(STAMP)
+	OVERSIGHT_TEST_ENGINES=cluster $(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not postgres"

@@ -53,15 +53,6 @@ RECORD = {"kind": "operation", "operation": "SearchFacesByImage", "outcome": "ok
           "matches": [{"face_id": "11111111-1111-1111-1111-111111111111", "similarity": 99.2}]}
 
 
-@contextmanager
-def database() -> Iterator[str]:
-    created = throwaway_database("oversight_bench")
-    try:
-        yield next(created)
-    finally:
-        next(created, None)
-
-
 def _append(count: int, threads: int) -> None:
     log = AuditLog()
     workers = [threading.Thread(target=lambda: [log.append(RECORD) for _ in range(count)])
@@ -98,7 +89,7 @@ def audit_chain(records: int) -> None:
          records // 96 * 96),
     ]
     for name, run, expected in runs:
-        with database() as url:
+        with throwaway_database("oversight_bench") as url:
             os.environ["OVERSIGHT_DATABASE_URL"] = url
             settings.cache_clear()
             AuditLog().head()  # migrate before timing
@@ -163,7 +154,8 @@ def audited_requests(seconds: float, clients: int) -> None:
           flush=True)
     rates = {}
     for count in (1, 2, 3):
-        with database() as url, tempfile.TemporaryDirectory(prefix="bench-nodes-") as root:
+        with (throwaway_database("oversight_bench") as url,
+              tempfile.TemporaryDirectory(prefix="bench-nodes-") as root):
             env = {"OVERSIGHT_DATABASE_URL": url, "OVERSIGHT_REDIS_URL": REDIS_SERVER}
             with cluster(count, env, Path(root)) as nodes:
                 servers = [server for server, _ in nodes]
@@ -212,7 +204,8 @@ def failover(lease: float) -> None:
         while time.monotonic() < deadline:
             yield from parts
 
-    with database() as url, webhook_receiver() as hook, mjpeg_stream(frames, fps=5) as camera, \
+    with throwaway_database("oversight_bench") as url, webhook_receiver() as hook, \
+            mjpeg_stream(frames, fps=5) as camera, \
             tempfile.TemporaryDirectory(prefix="bench-failover-") as root:
         env = {"OVERSIGHT_DATABASE_URL": url, "OVERSIGHT_REDIS_URL": REDIS_SERVER,
                "OVERSIGHT_VIDEO_JOB_LEASE_SECONDS": str(lease),

@@ -22,11 +22,17 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import Connection
+
+from tests.engines import ENGINE_VARIABLES, server_engines
+
+if TYPE_CHECKING:
+    from oversight.governance.audit import AuditLog
 
 BIN = Path(sys.executable).parent
 REGION = "us-east-1"
@@ -43,11 +49,20 @@ class ApiServer:
     # The S3-compatible endpoint the server reads Video/Image.S3Object from ("" when none).
     s3_url: str = ""
     pid: int = 0  # the server process (for its resident memory)
+    # The engine settings it runs on (tests/engines.py; empty: the embedded defaults).
+    engines: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
         """Environment for subprocesses that share the server's store."""
-        return {**os.environ, "OVERSIGHT_DATA_DIR": str(self.data_dir)}
+        embedded = {variable: "" for variable in ENGINE_VARIABLES}
+        return {**os.environ, **embedded, **self.engines, "OVERSIGHT_DATA_DIR": str(self.data_dir)}
+
+    @property
+    def store_url(self) -> str:
+        """The SQLAlchemy URL of the server's metadata store."""
+        return (self.engines.get("OVERSIGHT_DATABASE_URL")
+                or f"sqlite:///{self.data_dir / 'oversight.db'}")
 
 
 def _free_port() -> int:
@@ -81,6 +96,8 @@ def start_server(
     # Servers started for one test skip the warm start: it would only compete for the cores.
     env = {**os.environ, "OVERSIGHT_DATA_DIR": str(data_dir), "OVERSIGHT_WARM_START": "false",
            **(extra_env or {})}
+    if not any(variable in (extra_env or {}) for variable in ENGINE_VARIABLES):
+        env.update(server_engines(data_dir))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BIN / "oversight"), "serve", "--port", str(port)],
@@ -103,6 +120,7 @@ def start_server(
         log_path=log_path,
         s3_url=env.get("OVERSIGHT_VIDEO_S3_ENDPOINT_URL", ""),
         pid=process.pid,
+        engines={variable: env[variable] for variable in ENGINE_VARIABLES if env.get(variable)},
     )
     return server, process
 
@@ -162,6 +180,24 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     with s3_endpoint() as s3, running_server(tmp_path_factory.mktemp("api-server"),
                                              {**s3_env(s3), **env}) as server:
         yield server
+
+
+def use_server_store(server: ApiServer, monkeypatch: pytest.MonkeyPatch) -> ApiServer:
+    """Point this process's store at the server's (its data directory and engines), so keys and
+    policies made here govern the server."""
+    from oversight.config import settings
+
+    for variable, value in server.env.items():
+        if variable == "OVERSIGHT_DATA_DIR" or variable in ENGINE_VARIABLES:
+            monkeypatch.setenv(variable, value)
+    settings.cache_clear()
+    return server
+
+
+@pytest.fixture
+def server_store(api_server: ApiServer, monkeypatch: pytest.MonkeyPatch) -> ApiServer:
+    """The session's server, whose store this process uses for the test."""
+    return use_server_store(api_server, monkeypatch)
 
 
 def client(server: ApiServer, key_id: str, secret: str, **config: Any) -> Any:
@@ -276,12 +312,32 @@ def signed_post(
     )
 
 
+@contextmanager
+def server_database(server: ApiServer) -> Iterator[Connection]:
+    """A transaction on the server's metadata store, from this process (SQLite or PostgreSQL)."""
+    from oversight.store import engine_for
+
+    engine = engine_for(server.store_url)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def server_audit_log(server: ApiServer) -> AuditLog:
+    """The server's audit chain, read from this process (its file, or its PostgreSQL tables)."""
+    from oversight.governance.audit import AuditLog
+
+    return AuditLog(server.data_dir / "audit", server.store_url)
+
+
 def create_key(server: ApiServer, account_id: str | None = None) -> tuple[str, str]:
     """A new key in the server's store, in-process (faster than `oversight keys create`)."""
     from oversight.api.keys import KeyStore, load_cipher, new_account_id
     from oversight.store import engine_for
 
-    engine = engine_for(f"sqlite:///{server.data_dir / 'oversight.db'}")
+    engine = engine_for(server.store_url)
     try:
         created = KeyStore(engine, load_cipher(server.data_dir)).create(
             account_id or new_account_id()

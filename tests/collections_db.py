@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -19,19 +20,22 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    yield from throwaway_database("oversight_collections")
+    with throwaway_database("oversight_collections") as url:
+        yield url
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """A database of the test's own, for state that every user of a database shares (the
     audit chain)."""
-    yield from throwaway_database("oversight_test")
+    with throwaway_database("oversight_test") as url:
+        yield url
 
 
-def throwaway_database(prefix: str) -> Iterator[str]:
-    """A PostgreSQL database created for the caller and dropped after it (skips without a
-    server, fails under CI=true)."""
+@contextmanager
+def throwaway_database(prefix: str, template: str = "template1") -> Iterator[str]:
+    """A PostgreSQL database created for the caller (a copy of `template`) and dropped after
+    it (skips without a server, fails under CI=true)."""
     import psycopg
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
@@ -43,7 +47,7 @@ def throwaway_database(prefix: str) -> Iterator[str]:
             pytest.fail(f"PostgreSQL at {PG_SERVER} is unreachable under CI: {exc}")
         pytest.skip(f"PostgreSQL at {PG_SERVER} is unreachable: {exc}")
     with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         url = f"{PG_SERVER}/{name}"
         try:
             yield url

@@ -11,8 +11,10 @@ import pytest
 # (tests/api_server.py; import its helpers, never its fixtures), the SQLite/PostgreSQL metadata
 # stores (tests/collections_db.py), one Milvus server for the session, started by the first
 # test that asks for it (tests/milvus_server.py), and the machine's Redis (tests/redis_server.py).
-pytest_plugins = ["tests.api_server", "tests.collections_db", "tests.milvus_server",
-                  "tests.redis_server"]
+# The engines every test runs on (tests/engines.py: the embedded defaults, or PostgreSQL +
+# Milvus + Redis under OVERSIGHT_TEST_ENGINES=cluster).
+pytest_plugins = ["tests.collections_db", "tests.engines", "tests.api_server",
+                  "tests.milvus_server", "tests.redis_server"]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -34,10 +36,15 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own OVERSIGHT_DATA_DIR so no state leaks between tests."""
+def isolated_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_engines: dict[str, str]
+) -> Path:
+    """Every test gets its own OVERSIGHT_DATA_DIR (and, on the cluster engines, its own
+    database) so no state leaks between tests."""
     data_dir = tmp_path / "oversight-data"
     monkeypatch.setenv("OVERSIGHT_DATA_DIR", str(data_dir))
+    for variable, value in test_engines.items():
+        monkeypatch.setenv(variable, value)
     # Apps built in-process (create_app) do not warm every model up in the test process.
     monkeypatch.setenv("OVERSIGHT_WARM_START", "false")
     from oversight.config import settings

@@ -23,8 +23,7 @@ from skimage import data
 
 from oversight.api.intake import JSON_ALLOWANCE, body_limit
 from oversight.api.service_model import operation_model
-from oversight.governance.audit import AuditLog
-from tests.api_server import ApiServer, running_server, signed_headers
+from tests.api_server import ApiServer, running_server, server_audit_log, signed_headers
 
 # Each test starts or uses a real server (`make test-fast` skips them).
 pytestmark = pytest.mark.slow
@@ -109,7 +108,7 @@ def test_a_purpose_is_recorded_only_as_signed(
     status, answer = raw_post(api_server, [*unsigned, forged], body)
     assert (status, answer["__type"]) == (403, "InvalidSignatureException"), answer
     assert PURPOSE in answer["Message"]
-    log = AuditLog(api_server.data_dir / "audit")
+    log = server_audit_log(api_server)
     assert all(record.get("purpose") != "FORGED" for record in log.records())
     assert raw_post(api_server, headers, body)[0] == 200
 
@@ -310,6 +309,6 @@ def test_without_a_trusted_proxy_the_client_cannot_name_its_address(api_server: 
                         headers={**headers, "X-Forwarded-For": "203.0.113.66"})
     assert answer.json()["__type"] == "ValidationException", answer.text
     request_id = answer.headers["x-amzn-requestid"]
-    (record,) = [r for r in AuditLog(api_server.data_dir / "audit").records()
+    (record,) = [r for r in server_audit_log(api_server).records()
                  if r.get("request_id") == request_id]
     assert record["remote"] == "127.0.0.1"

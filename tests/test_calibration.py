@@ -168,6 +168,8 @@ def test_search_ranks_by_calibrated_similarity_exactly(
     service = collection_service()
     collection = service.create_collection(account, "calibrated", "m", {}, matcher="sface")
     faces = service.add_faces(collection, [NewFace(v, Box(0, 0, 1, 1), 99.0, "i") for v in stored])
+    # As a request would: read after the write (in Milvus, the record names the write to wait for).
+    collection = service.collection(account, "calibrated")
     reordered = 0
     for probe in range(300, 320):
         expected = calibration.similarity_matrix(sface[probe:probe + 1], sface)[0]

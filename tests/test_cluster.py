@@ -89,18 +89,16 @@ def camera() -> Iterator[str]:
 def cluster_env(
     milvus_url: str, redis_url: str, webhook: Webhook, camera: str
 ) -> Iterator[dict[str, str]]:
-    database = throwaway_database("oversight_cluster")
-    with s3_endpoint() as s3:
+    with throwaway_database("oversight_cluster") as database, s3_endpoint() as s3:
         upload(s3, "videos", "crowd.mp4", shared_path(CROWD_CLIP))
         yield {
-            "OVERSIGHT_DATABASE_URL": next(database),
+            "OVERSIGHT_DATABASE_URL": database,
             "OVERSIGHT_VECTOR_URL": milvus_url,
             "OVERSIGHT_REDIS_URL": redis_url,
             "OVERSIGHT_VIDEO_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
             "OVERSIGHT_ENDPOINT_MAP": f"{CAMERA}={camera} {EVENTS}={webhook.url}",
             **s3_env(s3),
         }
-    next(database, None)  # drops the database
 
 
 @pytest.fixture(scope="module")

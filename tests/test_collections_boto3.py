@@ -45,7 +45,7 @@ def server(
                    "OVERSIGHT_REDIS_URL": request.getfixturevalue("redis_url")}
     # A database of its own: the server writes its first-start key only into an empty store, and
     # the session's shared database holds the keys of the tests that ran before.
-    for url in throwaway_database("oversight_boto3"):
+    with throwaway_database("oversight_boto3") as url:
         root = tmp_path_factory.mktemp("collections-pg-server")
         started, process = start_server(root / "oversight-data",
                                         {"OVERSIGHT_DATABASE_URL": url, **engines})

@@ -26,6 +26,7 @@ from oversight.config import settings
 from oversight.governance.audit import AuditLog
 from oversight.governance.policy import Policy, put_policy
 from oversight.operations.context import RequestContext
+from tests.audit_storage import store_lines, stored_lines
 from tests.conftest import shared_path
 from tests.video_helpers import (
     BOY_IN_FIRST_FRAME,
@@ -415,11 +416,10 @@ def test_accountability_verifies_the_chain_and_renders_the_report(
     bad = logged_in.client.get("/console/accountability/report", params={"from": "yesterday"})
     assert bad.status_code == 400 and "InvalidParameterException" in bad.text
 
-    log = AuditLog()
-    lines = log.path.read_bytes().splitlines(keepends=True)
+    lines = stored_lines()
     edited = next(n for n, line in enumerate(lines) if PURPOSE.encode() in line)
     lines[edited] = lines[edited].replace(PURPOSE.encode(), b"case 0000-00")
-    log.path.write_bytes(b"".join(lines))
+    store_lines(lines)
     tampered = logged_in.post("/console/accountability/verify", {})
     assert "does NOT verify" in tampered.text and "was edited" in tampered.text
 

@@ -11,24 +11,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from oversight.api.keys import KeyStore
-from oversight.governance.audit import AuditLog
 from oversight.governance.policy import Policy, put_policy
 from oversight.governance.purpose import attach_purpose
-from tests.api_server import BIN, REGION, ApiServer, client
+from tests.api_server import BIN, REGION, ApiServer, client, server_audit_log
 from tests.conftest import shared_path
 
 FACE = "faces/face-api.js/examples/images/bbt2.jpg"
 UNKNOWN_FACE = "11111111-1111-1111-1111-111111111111"
-
-
-@pytest.fixture
-def server_store(api_server: ApiServer, monkeypatch: pytest.MonkeyPatch) -> ApiServer:
-    """Point this process's store at the server's, so policies set here govern the server."""
-    from oversight.config import settings
-
-    monkeypatch.setenv("OVERSIGHT_DATA_DIR", str(api_server.data_dir))
-    settings.cache_clear()
-    return api_server
 
 
 def _new_key(server: ApiServer, policy: dict[str, Any] | None = None) -> tuple[Any, str]:
@@ -48,7 +37,7 @@ def _denied(call: Any, code: str = "AccessDeniedException") -> str:
 
 
 def _last_record(server: ApiServer) -> dict[str, Any]:
-    return list(AuditLog(server.data_dir / "audit").records())[-1]
+    return list(server_audit_log(server).records())[-1]
 
 
 def test_allowed_operations(server_store: ApiServer) -> None:
@@ -105,7 +94,7 @@ def test_purpose_required_and_recorded(server_store: ApiServer) -> None:
     assert record["key"] == key_id and record["outcome"] == "ok"
     assert record["request_id"] == response["ResponseMetadata"]["RequestId"]
     assert record["counts"]["FaceDetails"] == len(response["FaceDetails"]) > 0
-    text = (server_store.data_dir / "audit" / "audit.jsonl").read_text()
+    text = b"".join(server_audit_log(server_store).lines()).decode()
     assert "BoundingBox" not in text and "Landmarks" not in text
 
 
@@ -142,7 +131,7 @@ def test_eight_concurrent_clients_lose_no_audit_record(server_store: ApiServer) 
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         request_ids = {rid for ids in pool.map(work, range(8)) for rid in ids}
-    log = AuditLog(server_store.data_dir / "audit")
+    log = server_audit_log(server_store)
     recorded = {r["request_id"] for r in log.records() if r.get("key") == key_id}
     assert len(request_ids) == 8 * per_client and recorded == request_ids
     assert log.verify().ok

@@ -4,8 +4,6 @@ happen, and every deletion receipt names the key and the request that asked for 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from oversight.api.keys import KeyStore
+from oversight.config import settings
 from oversight.errors import InternalServerError
 from oversight.governance import admin, gate
 from oversight.governance.audit import AuditLog
@@ -22,29 +21,11 @@ from oversight.governance.policy import Policy, get_policy
 from oversight.governance.retention import RetentionRule, list_rules, sweep
 from oversight.operations import call
 from oversight.operations.context import LOCAL_ACCOUNT, RequestContext
-from tests.api_server import ApiServer, oversight_cli
+from tests.api_server import ApiServer, oversight_cli, server_audit_log
+from tests.audit_storage import unwritable_audit_log
 from tests.conftest import shared_path
 
 FACES = "faces/face-api.js/examples/images/bbt2.jpg"
-
-
-@contextmanager
-def unwritable_audit_log(data_dir: Path) -> Iterator[None]:
-    """Put a directory where the log file is (as root, chmod would not stop a write): every
-    append fails with an OSError, as on a full, read-only or lost disk."""
-    log = data_dir / "audit" / "audit.jsonl"
-    saved = log.with_name("audit.jsonl.saved")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    existed = log.exists()
-    if existed:
-        log.rename(saved)
-    log.mkdir()
-    try:
-        yield
-    finally:
-        log.rmdir()
-        if existed:
-            saved.rename(log)
 
 
 def _fails_with_500(action: Any) -> None:
@@ -66,7 +47,7 @@ def test_no_change_without_its_record_over_http(api_server: ApiServer, rekogniti
     face_ids = sorted(r["Face"]["FaceId"] for r in indexed["FaceRecords"])
     assert len(face_ids) == 2
 
-    with unwritable_audit_log(api_server.data_dir):
+    with unwritable_audit_log(api_server.data_dir, api_server.store_url):
         _fails_with_500(lambda: rekognition.index_faces(
             CollectionId=collection, Image={"Bytes": image}))
         _fails_with_500(lambda: rekognition.delete_faces(
@@ -85,7 +66,7 @@ def test_no_change_without_its_record_over_http(api_server: ApiServer, rekogniti
     # With the log back, a deletion leaves a receipt naming the key and the request.
     deleted = rekognition.delete_faces(CollectionId=collection, FaceIds=face_ids[:1])
     request_id = deleted["ResponseMetadata"]["RequestId"]
-    log = AuditLog(api_server.data_dir / "audit")
+    log = server_audit_log(api_server)
     (receipt,) = [r for r in log.records()
                   if r["kind"] == "deletion" and r.get("request_id") == request_id]
     assert receipt["key"] == api_server.access_key_id and receipt["face_ids"] == face_ids[:1]
@@ -101,7 +82,7 @@ def test_every_state_changing_operation_is_refused_before_it_runs(isolated_data_
     """The gate writes each state-changing operation's intent before the handler runs; when it
     cannot, the operation is refused and its handler never called."""
     ctx = RequestContext(account_id="123456789012", access_key_id="AKIAFAILCLOSED000001")
-    with unwritable_audit_log(isolated_data_dir):
+    with unwritable_audit_log(isolated_data_dir, settings().sqlalchemy_url):
         for operation in state_changing_operations():
             with pytest.raises(InternalServerError):
                 gate.admit(ctx, operation, {"CollectionId": "c"})
@@ -116,7 +97,8 @@ def test_retention_deletes_nothing_without_receipts(isolated_data_dir: Path) -> 
     call("IndexFaces", {"CollectionId": "visitors", "Image": {"Bytes": image}, "MaxFaces": 2})
     admin.set_retention(RequestContext.local(), RetentionRule(LOCAL_ACCOUNT, "visitors", 1))
     later = datetime.now(UTC) + timedelta(days=2)
-    with unwritable_audit_log(isolated_data_dir), pytest.raises(InternalServerError):
+    with (unwritable_audit_log(isolated_data_dir, settings().sqlalchemy_url),
+          pytest.raises(InternalServerError)):
         sweep(now=later)
     assert len(call("ListFaces", {"CollectionId": "visitors"})["Faces"]) == 2
 
@@ -136,7 +118,7 @@ def test_admin_changes_are_undone_without_their_record(isolated_data_dir: Path) 
         gate.audit_admin_event(local, "CreateAccessKey", "x")
 
     existing = store.create(record=record).key
-    with unwritable_audit_log(isolated_data_dir):
+    with unwritable_audit_log(isolated_data_dir, settings().sqlalchemy_url):
         for change in (
             lambda: admin.set_policy(local, Policy(key, max_faces=1)),
             lambda: admin.remove_policy(local, key),

@@ -24,14 +24,20 @@ import pytest
 from botocore.exceptions import ClientError
 
 from oversight.api.keys import KeyStore, new_account_id
-from oversight.config import settings
-from oversight.governance.audit import AuditLog
 from oversight.governance.policy import Policy, put_policy
 from oversight.operations.context import LOCAL_ACCOUNT
 from oversight.store import get_engine
 from oversight.video.jobs import JobStore
 from oversight.video.processors import ProcessorStore
-from tests.api_server import ApiServer, client, running_server, signed_get, signed_post
+from tests.api_server import (
+    ApiServer,
+    client,
+    running_server,
+    server_audit_log,
+    signed_get,
+    signed_post,
+    use_server_store,
+)
 from tests.video_helpers import mjpeg_stream, webhook_receiver
 
 # Each test starts or uses a real server (`make test-fast` skips them).
@@ -104,16 +110,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 @pytest.fixture
 def live_store(live: Live, monkeypatch: pytest.MonkeyPatch) -> ApiServer:
     """This process's store is the live server's: keys and policies made here govern it."""
-    monkeypatch.setenv("OVERSIGHT_DATA_DIR", str(live.server.data_dir))
-    settings.cache_clear()
-    return live.server
-
-
-@pytest.fixture
-def server_store(api_server: ApiServer, monkeypatch: pytest.MonkeyPatch) -> ApiServer:
-    monkeypatch.setenv("OVERSIGHT_DATA_DIR", str(api_server.data_dir))
-    settings.cache_clear()
-    return api_server
+    return use_server_store(live.server, monkeypatch)
 
 
 def _key(account: str = LOCAL_ACCOUNT, policy: dict[str, Any] | None = None) -> tuple[str, str]:
@@ -133,7 +130,7 @@ def _denied(call: Any) -> str:
 
 
 def _records(server: ApiServer, **match: Any) -> list[dict[str, Any]]:
-    return [r for r in AuditLog(server.data_dir / "audit").records()
+    return [r for r in server_audit_log(server).records()
             if all(r.get(k) == v for k, v in match.items())]
 
 
@@ -224,7 +221,7 @@ def test_event_streams_refused_from_the_other_side_are_audited(
     assert answers["stranger"][0] == 400 and answers["stranger"][2] == "ResourceNotFoundException"
     assert answers["revoked"][2] == "UnrecognizedClientException"
     assert answers["repeated"][2] == "InvalidSignatureException"
-    records = {r.get("request_id"): r for r in AuditLog(live.server.data_dir / "audit").records()}
+    records = {r.get("request_id"): r for r in server_audit_log(live.server).records()}
     for case, (_, request_id, code) in answers.items():
         record = records[request_id]
         assert record["operation"] == "GetStreamProcessorEvents", case

@@ -19,7 +19,7 @@ from oversight.governance import gate, refusals
 from oversight.governance.audit import AuditLog
 from oversight.governance.refusals import Refusal, RefusalLog
 from oversight.operations.context import RequestContext
-from tests.api_server import ApiServer, running_server, signed_post
+from tests.api_server import ApiServer, running_server, server_audit_log, signed_post
 
 
 class _Clock:
@@ -103,7 +103,7 @@ def test_refusals_before_the_gate_are_audited_over_http(tmp_path: Path) -> None:
         }
         for _ in range(refusals.PER_REMOTE + 3):  # a flood of forgeries from one address
             _post(server, b"{}", "RekognitionService.DeleteCollection", forged)
-    log = AuditLog(server.data_dir / "audit")
+    log = server_audit_log(server)
     by_request = {r.get("request_id"): r for r in log.records()}
     for case, answer in answers.items():
         assert 400 <= answer.status_code < 500, (case, answer.text)

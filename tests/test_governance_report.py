@@ -12,7 +12,6 @@ from oversight.cli import app
 from oversight.collections import DeletionEvent
 from oversight.errors import AccessDeniedException, InvalidSignatureException
 from oversight.governance import audit, gate, refusals
-from oversight.governance.audit import AuditLog
 from oversight.governance.policy import Policy, delete_policy, put_policy
 from oversight.governance.receipts import write_receipt
 from oversight.governance.records import base_fields, intent_fields
@@ -20,6 +19,7 @@ from oversight.governance.refusals import Refusal, RefusalLog
 from oversight.governance.report import build_report, parse_bound
 from oversight.governance.report_render import to_html, to_markdown
 from oversight.operations.context import RequestContext
+from tests.audit_storage import store_lines, stored_lines
 
 KEY = "AKIAREPORTTEST000001"
 CTX = RequestContext(account_id="123456789012", access_key_id=KEY, purpose="case 7")
@@ -88,10 +88,9 @@ def test_report_period_excludes_other_records() -> None:
 
 def test_report_states_a_failed_verification() -> None:
     _activity()
-    log = AuditLog()
-    lines = log.path.read_text().splitlines(keepends=True)
+    lines = stored_lines()
     del lines[1]
-    log.path.write_text("".join(lines))
+    store_lines(lines)
     report = build_report(parse_bound("2000-01-01"), parse_bound("2100-01-01"))
     assert report["AuditLog"]["Valid"] is False
     assert "FAILED VERIFICATION" in to_html(report)
@@ -112,7 +111,7 @@ def test_cli_policy_audit_and_report(tmp_path: Path) -> None:
     head = json.loads(runner.invoke(app, ["audit", "head"]).output)
     exported = tmp_path / "audit.jsonl"
     assert runner.invoke(app, ["audit", "export", "--out", str(exported)]).exit_code == 0
-    assert exported.read_text() == AuditLog().path.read_text()
+    assert exported.read_bytes() == b"".join(stored_lines())
 
     report = tmp_path / "report.html"
     done = runner.invoke(app, ["report", "--from", "2000-01-01", "--to", "2100-01-01",
@@ -120,7 +119,8 @@ def test_cli_policy_audit_and_report(tmp_path: Path) -> None:
     assert done.exit_code == 0 and "<svg" in report.read_text()
     assert runner.invoke(app, ["report", "--from", "x", "--to", "y"]).exit_code != 0
 
-    AuditLog().path.write_text(exported.read_text()[:-30])
+    cut = exported.read_bytes()[:-30]
+    store_lines(cut.splitlines(keepends=True))
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1 and "cut short" in broken.output
     against = runner.invoke(app, ["audit", "verify", "--seq", str(head["seq"]),

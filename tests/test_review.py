@@ -6,16 +6,24 @@ and leaves a receipt."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
 from oversight.api.service_model import operation_model
 from oversight.api.validation import response_violations
-from tests.api_server import ApiServer, client, create_key, oversight_cli, signed_post
+from oversight.review.tables import cases
+from tests.api_server import (
+    ApiServer,
+    client,
+    create_key,
+    oversight_cli,
+    server_database,
+    signed_post,
+)
 from tests.conftest import shared_path
 
 LFW = "faces/krasserm_face-recognition/images"
@@ -124,10 +132,10 @@ def test_one_rejection_closes_the_case(
     assert late.json()["__type"] == "ResourceInUseException"
     closed = extension(api_server, team["requester"], "GetReviewCase", CaseId=case_id).json()
     assert closed["Status"] == "REJECTED" and "Released" not in closed
-    with sqlite3.connect(api_server.data_dir / "oversight.db") as db:  # nothing left to release
-        (withheld,) = db.execute("SELECT withheld FROM review_cases WHERE case_id = ?",
-                                 (case_id,)).fetchone()
-    assert json.loads(withheld) == {}
+    with server_database(api_server) as db:  # nothing left to release
+        withheld = db.scalar(select(cases.c.withheld)
+                             .where(cases.c.case_id == case_id))
+    assert withheld == {}
 
 
 def test_others_cannot_read_or_decide(
@@ -150,9 +158,9 @@ def test_expired_case_erases_its_probe_and_leaves_a_receipt(
 ) -> None:
     case_id = _search(api_server, team, watchlist)
     # Move the case's expiry into the past, as time would.
-    with sqlite3.connect(api_server.data_dir / "oversight.db") as db:
-        past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(sep=" ")
-        db.execute("UPDATE review_cases SET expires_at = ? WHERE case_id = ?", (past, case_id))
+    with server_database(api_server) as db:
+        db.execute(update(cases).where(cases.c.case_id == case_id)
+                   .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
     swept = json.loads(cli_ok(api_server, "retention", "sweep"))
     assert swept["ReviewCasesExpired"] >= 1
     expired = extension(api_server, team["alice"], "GetReviewCase", CaseId=case_id).json()

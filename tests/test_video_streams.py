@@ -25,6 +25,7 @@ from oversight.errors import (
 from oversight.governance.audit import AuditLog
 from oversight.video.runtime import stop_video_services
 from oversight.video.sources import LiveSource
+from tests.api_server import server_audit_log
 from tests.conftest import IN_CI, shared_path
 from tests.video_helpers import (
     BOY_IN_FIRST_FRAME,
@@ -289,7 +290,7 @@ def test_rtsp_camera_searched_live_through_the_api(rtsp_url: str, tmp_path: Path
             assert match["Face"]["ExternalImageId"] == "boy-in-blue"
     sink = next((server.data_dir / "streams").glob("*/door.jsonl"))
     assert [json.loads(line) for line in sink.read_text().splitlines()] == events
-    log = AuditLog(server.data_dir / "audit")
+    log = server_audit_log(server)
     audited = [r for r in log.records() if r.get("kind") == "stream_match"]
     assert len(audited) == len(events) and log.verify().ok
     assert all(r["purpose"] == "case 2026-118" and r["stream_processor"] == "door"
@@ -322,6 +323,6 @@ def test_live_matches_under_review_carry_the_case_not_the_identity(
     assert {c.candidates[0]["FaceId"] for c in cases} == {face_id}
     assert all(c.probe_crop for c in cases) and all(c.operation == "StreamProcessorMatch"
                                                     for c in cases)
-    log = AuditLog(settings().data_dir / "audit")
+    log = AuditLog()
     records = [r for r in log.records() if r.get("stream_processor") == "reviewed"]
     assert {r["review_case"] for r in records} == case_ids and log.verify().ok

@@ -273,22 +273,26 @@ def _chained(batch: list[Record], last: Record | None) -> list[Record]:
     return records
 
 
-def _configured_chain() -> _FileChain | _DatabaseChain:
+def _chain_beside(store_url: str, directory: Path) -> _FileChain | _DatabaseChain:
     """PostgreSQL's chain when the store is PostgreSQL (one chain for every node), else the
-    file under the data directory."""
-    url = settings().sqlalchemy_url
-    if url.startswith("postgresql"):
+    file in `directory`."""
+    if store_url.startswith("postgresql"):
         from ..store import get_engine
 
-        return _DatabaseChain(get_engine(url))
-    return _FileChain(audit_dir())
+        return _DatabaseChain(get_engine(store_url))
+    return _FileChain(directory)
 
 
 class AuditLog:
-    """The audit chain: the file in `directory` when given, else the configured one."""
+    """The audit chain: the configured one by default; the file in `directory` when only that
+    is given; the chain kept beside the store at `store_url` (its PostgreSQL tables, or else
+    the file in `directory`) when that is given, as another process's store is read."""
 
-    def __init__(self, directory: Path | None = None) -> None:
-        self._chain = _FileChain(directory) if directory is not None else _configured_chain()
+    def __init__(self, directory: Path | None = None, store_url: str | None = None) -> None:
+        if directory is None and store_url is None:
+            self._chain = _chain_beside(settings().sqlalchemy_url, audit_dir())
+        else:
+            self._chain = _chain_beside(store_url or "", directory or audit_dir())
         file_chain = self._chain if isinstance(self._chain, _FileChain) else None
         # The file chain's paths (None for the database chain).
         self.path = file_chain.path if file_chain else None
