@@ -105,23 +105,25 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    try:
+    try:  # a server that cannot be handed over must not outlive the test
         _wait_healthy(url, process, log_path)
-    except RuntimeError:
+        credentials = configparser.ConfigParser()
+        credentials.read(data_dir / "credentials")
+        server = ApiServer(
+            url=url,
+            data_dir=data_dir,
+            access_key_id=credentials["default"]["aws_access_key_id"],
+            secret_access_key=credentials["default"]["aws_secret_access_key"],
+            log_path=log_path,
+            s3_url=env.get("OVERSIGHT_VIDEO_S3_ENDPOINT_URL", ""),
+            pid=process.pid,
+            engines={variable: env[variable] for variable in ENGINE_VARIABLES
+                     if env.get(variable)},
+        )
+    except BaseException:
         process.kill()
+        process.wait()
         raise
-    credentials = configparser.ConfigParser()
-    credentials.read(data_dir / "credentials")
-    server = ApiServer(
-        url=url,
-        data_dir=data_dir,
-        access_key_id=credentials["default"]["aws_access_key_id"],
-        secret_access_key=credentials["default"]["aws_secret_access_key"],
-        log_path=log_path,
-        s3_url=env.get("OVERSIGHT_VIDEO_S3_ENDPOINT_URL", ""),
-        pid=process.pid,
-        engines={variable: env[variable] for variable in ENGINE_VARIABLES if env.get(variable)},
-    )
     return server, process
 
 

@@ -135,10 +135,14 @@ def _not_a_reference_problem(span: str) -> str | None:
         target = re.escape(span.split()[1])
         makefile = (ROOT / "Makefile").read_text()
         return None if re.search(rf"^{target}:", makefile, re.MULTILINE) else "no such target"
+    if span.startswith("OVERSIGHT_TEST_"):  # the suite's own settings, read under tests/
+        variable = span.split("=")[0]
+        sources = (path.read_text() for path in (ROOT / "tests").glob("*.py"))
+        return None if any(f'"{variable}"' in source for source in sources) else "no such setting"
     if span.startswith("OVERSIGHT_"):
         from oversight.config import Settings
 
-        setting = span.removeprefix("OVERSIGHT_").lower()
+        setting = span.split("=")[0].removeprefix("OVERSIGHT_").lower()
         return None if setting in Settings.__dataclass_fields__ else "no such setting"
     return None if _path_exists(span) else "no such file or folder"
 
