@@ -21,14 +21,14 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import settings
@@ -252,6 +252,30 @@ class _DatabaseChain:
             )
             for (line,) in rows:
                 yield bytes(line)
+
+
+def load_database_chain(conn: Connection, lines: Iterable[bytes], batch_size: int = 1000) -> Head:
+    """Store `lines`, a chain verified where it was kept before (`oversight store copy`), as
+    the database chain on `conn`, whose chain must be empty: each line byte for byte under its
+    seq, then audit_head names the last. Runs in the caller's transaction, which the caller
+    commits (or rolls back: the chain stays empty)."""
+    head, batch = Head(0, GENESIS), []
+    for number, line in enumerate(lines, start=1):
+        record = _parse(line, number)
+        head = Head(record["seq"], record["hash"])
+        batch.append({"seq": head.seq, "line": line})
+        if len(batch) == batch_size:
+            conn.execute(insert(tables.audit_records), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(tables.audit_records), batch)
+    moved = conn.execute(
+        update(tables.audit_head).where(tables.audit_head.c.id == 1)
+        .values(seq=head.seq, hash=head.hash)
+    )
+    if moved.rowcount != 1:
+        raise AuditLogDamaged("the audit_head row is missing: run `oversight audit verify`")
+    return head
 
 
 def _parse_or_none(line: bytes | None, seq: int) -> Record | None:

@@ -43,7 +43,7 @@ from .policy import DEFAULT_KEY, Policy, PolicyRefusal, get_policy
 from .purpose import MAX_PURPOSE_CHARS, check_purpose
 from .ratelimit import RateLimited, limiter
 from .receipts import watch_deletions
-from .records import base_fields, intent_fields, operation_fields
+from .records import admin_fields, intent_fields, operation_fields
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +175,6 @@ def _check_ownership(ctx: RequestContext, reach: Reach) -> None:
 def audit_admin_event(
     ctx: RequestContext, action: str, target: str, details: dict[str, Any] | None = None
 ) -> None:
-    """Record an administrative change (access keys, policies, retention).
-
-    `action` is e.g. "CreateAccessKey" or "PutPolicy", `target` what it changed (a key id, a
-    collection); `details` must hold no secret.
-    """
-    fields = base_fields(ctx, "admin")
-    fields.update({"action": action, "target": target, "details": details or {}})
-    audit.write(fields)
+    """Record an administrative change (access keys, policies, retention) in the configured
+    chain (`records.admin_fields`: `details` must hold no secret)."""
+    audit.write(admin_fields(ctx, action, target, details))

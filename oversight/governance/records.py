@@ -37,6 +37,16 @@ def base_fields(ctx: RequestContext, kind: str) -> dict[str, Any]:
     }
 
 
+def admin_fields(
+    ctx: RequestContext, action: str, target: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An administrative change: `action` (e.g. "PutPolicy"), `target` what it changed (a key
+    id, a collection), `details` (never a secret)."""
+    fields = base_fields(ctx, "admin")
+    fields.update({"action": action, "target": target, "details": details or {}})
+    return fields
+
+
 def intent_fields(
     ctx: RequestContext, operation: str, request: dict[str, Any], reach: Reach | None = None
 ) -> dict[str, Any]:
