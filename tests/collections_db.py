@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -32,32 +33,47 @@ def fresh_postgres_url() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def throwaway_database(prefix: str, template: str = "template1") -> Iterator[str]:
-    """A PostgreSQL database created for the caller (a copy of `template`) and dropped after
-    it (skips without a server, fails under CI=true)."""
+def admin_connection() -> Any:
+    """An autocommit connection to the PostgreSQL server's `postgres` database (skips the test
+    without a server, fails under CI=true)."""
     import psycopg
 
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     plain = PG_SERVER.replace("postgresql+psycopg://", "postgresql://")
     try:
-        admin = psycopg.connect(f"{plain}/postgres", autocommit=True, connect_timeout=3)
+        return psycopg.connect(f"{plain}/postgres", autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {PG_SERVER} is unreachable under CI: {exc}")
         pytest.skip(f"PostgreSQL at {PG_SERVER} is unreachable: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        url = f"{PG_SERVER}/{name}"
+
+
+def create_database(admin: Any, prefix: str, template: str = "template1") -> str:
+    """A new database, a copy of `template`: its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return f"{PG_SERVER}/{name}"
+
+
+def drop_database(admin: Any, url: str) -> None:
+    """Drop the database at `url`, after this process's engine for it lets go."""
+    from oversight.store.db import _engines
+
+    engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+    admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@contextmanager
+def throwaway_database(prefix: str, template: str = "template1") -> Iterator[str]:
+    """A PostgreSQL database created for the caller (a copy of `template`) and dropped after
+    it (skips without a server, fails under CI=true)."""
+    with admin_connection() as admin:
+        url = create_database(admin, prefix, template)
         try:
             yield url
         finally:
-            from oversight.store.db import _engines
-
-            engine = _engines.pop(url, None)
-            if engine is not None:
-                engine.dispose()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(admin, url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
