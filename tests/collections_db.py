@@ -54,13 +54,19 @@ def create_database(admin: Any, prefix: str, template: str = "template1") -> str
     return f"{PG_SERVER}/{name}"
 
 
-def drop_database(admin: Any, url: str) -> None:
-    """Drop the database at `url`, after this process's engine for it lets go."""
+def forget_engine(url: str) -> None:
+    """Close this process's connections to the database at `url` (its engine is made anew if
+    it is asked for again)."""
     from oversight.store.db import _engines
 
     engine = _engines.pop(url, None)
     if engine is not None:
         engine.dispose()
+
+
+def drop_database(admin: Any, url: str) -> None:
+    """Drop the database at `url`, after this process's engine for it lets go."""
+    forget_engine(url)
     admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
