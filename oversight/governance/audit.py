@@ -201,34 +201,8 @@ class _DatabaseChain:
         self.engine = engine
 
     def write(self, batch: list[Record]) -> list[Record]:
-        head, last = tables.audit_head, tables.audit_records
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
-            ).first()
-            if row is None:
-                raise AuditLogDamaged("the audit_head row is missing: run `oversight audit verify`")
-            # The record the head names must exist and carry its hash, else records were cut
-            # (fail closed). Read after the lock is held: a statement that waited for the lock
-            # would still see the table as it was before the previous holder committed.
-            line = conn.execute(
-                select(last.c.line).where(last.c.seq == row.seq)
-            ).scalar_one_or_none()
-            previous = _parse_or_none(line, row.seq) if row.seq else None
-            if row.seq and (previous is None or previous.get("hash") != row.hash):
-                raise AuditLogDamaged(
-                    f"the audit chain's head names record {row.seq} ({row.hash[:12]}...), which "
-                    "the audit_records table does not hold: run `oversight audit verify`"
-                )
-            records = _chained(batch, previous)
-            conn.execute(
-                insert(last), [{"seq": r["seq"], "line": _stored_form(r)} for r in records]
-            )
-            conn.execute(
-                update(head).where(head.c.id == 1)
-                .values(seq=records[-1]["seq"], hash=records[-1]["hash"])
-            )
-        return records
+            return append_on(conn, batch)
 
     def _head_row(self) -> Row | None:
         with self.engine.connect() as conn:
@@ -252,6 +226,34 @@ class _DatabaseChain:
             )
             for (line,) in rows:
                 yield bytes(line)
+
+
+def append_on(conn: Connection, batch: list[Record]) -> list[Record]:
+    """Chain `batch` onto the database chain in the caller's transaction (committed with it,
+    or not at all); returns the stored records."""
+    head, last = tables.audit_head, tables.audit_records
+    row = conn.execute(
+        select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
+    ).first()
+    if row is None:
+        raise AuditLogDamaged("the audit_head row is missing: run `oversight audit verify`")
+    # The record the head names must exist and carry its hash, else records were cut (fail
+    # closed). Read after the lock is held: a statement that waited for the lock would still
+    # see the table as it was before the previous holder committed.
+    line = conn.execute(select(last.c.line).where(last.c.seq == row.seq)).scalar_one_or_none()
+    previous = _parse_or_none(line, row.seq) if row.seq else None
+    if row.seq and (previous is None or previous.get("hash") != row.hash):
+        raise AuditLogDamaged(
+            f"the audit chain's head names record {row.seq} ({row.hash[:12]}...), which "
+            "the audit_records table does not hold: run `oversight audit verify`"
+        )
+    records = _chained(batch, previous)
+    conn.execute(insert(last), [{"seq": r["seq"], "line": _stored_form(r)} for r in records])
+    conn.execute(
+        update(head).where(head.c.id == 1)
+        .values(seq=records[-1]["seq"], hash=records[-1]["hash"])
+    )
+    return records
 
 
 def load_database_chain(conn: Connection, lines: Iterable[bytes], batch_size: int = 1000) -> Head:

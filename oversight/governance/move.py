@@ -29,7 +29,7 @@ from ..store.copy import (
     unknown_tables,
 )
 from . import tables
-from .audit import AuditLog, Head, Verdict, audit_dir, load_database_chain
+from .audit import AuditLog, Head, Verdict, append_on, audit_dir, load_database_chain
 from .records import admin_fields
 
 # The database chain's tables: filled from the file chain, never copied as rows (SQLite's
@@ -58,7 +58,8 @@ class StoreMove:
 
 def move_store(target_url: str) -> StoreMove:
     """Copy the configured embedded store and its audit chain into the empty PostgreSQL
-    database at `target_url`, then record the move in the target's chain (its last record).
+    database at `target_url`, the move recorded as the last record of the target's chain in the
+    same transaction.
 
     Refused, with nothing written, when the configured store is not embedded, when its chain
     does not verify, or when the target holds any row or audit record. The rows and the chain
@@ -80,18 +81,19 @@ def move_store(target_url: str) -> StoreMove:
         rows = {each.name: copy_rows(source, conn, each) for each in copied}
         continue_sequences(conn, copied)
         load_database_chain(conn, islice(chain.lines(), verdict.records))
+        # The move is recorded in the same transaction: a move that cannot be audited does not
+        # happen (the target stays empty).
+        (record,) = append_on(conn, [admin_fields(
+            RequestContext.local(), "MoveStore", shown_target,
+            {"From": _shown(source_url), "AuditLog": str(audit_dir()), "Rows": rows,
+             "AuditRecords": verdict.records, "SourceHead": verdict.head.to_json()},
+        )])
 
-    moved = AuditLog(store_url=target_url)
     # The copied chain must hold the source's records unchanged (its last one as an anchor).
-    check = moved.verify([verdict.head] if verdict.records else [])
+    check = AuditLog(store_url=target_url).verify([verdict.head] if verdict.records else [])
     if not check.ok:
         raise MoveRefused(f"the copied audit chain does not verify: {check.problem}; the "
                           f"target now holds the copy: empty it before trying again")
-    record = moved.append(admin_fields(
-        RequestContext.local(), "MoveStore", shown_target,
-        {"From": _shown(source_url), "AuditLog": str(audit_dir()), "Rows": rows,
-         "AuditRecords": verdict.records, "SourceHead": verdict.head.to_json()},
-    ))
     return StoreMove(_shown(source_url), shown_target, rows, verdict.records,
                      Head(record["seq"], record["hash"]))
 
